@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace wspush::config {
+
+using Duration = std::chrono::milliseconds;
+
+struct TlsConfig
+{
+    std::string caFile;
+    std::string certFile;
+    std::string keyFile;
+    bool verify = true;
+
+    bool operator==(const TlsConfig&) const = default;
+};
+
+struct ServerConfig
+{
+    // ${VAR} from the environment is already expanded; ${TOKEN} is kept literally and
+    // replaced by the token at every connect attempt.
+    std::string url;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string tokenFile;
+    std::string tokenCredential;
+    std::string subprotocol;
+    TlsConfig tls;
+    std::string proxy;
+    std::size_t maxMessageSize = 1024 * 1024;
+
+    bool operator==(const ServerConfig&) const = default;
+};
+
+struct HeartbeatConfig
+{
+    std::string message = R"({"sendType":"HEALTH"})";
+    Duration interval = std::chrono::seconds(30);
+    Duration pingInterval = std::chrono::seconds(20);
+    Duration timeout = std::chrono::seconds(60);
+
+    bool operator==(const HeartbeatConfig&) const = default;
+};
+
+struct ReconnectConfig
+{
+    Duration initialDelay = std::chrono::seconds(1);
+    Duration maxDelay = std::chrono::seconds(60);
+    double multiplier = 2.0;
+    double jitter = 0.2;
+    unsigned maxAttempts = 0;
+    // The backoff starts again from initialDelay once a link has stayed up this long.
+    Duration stableAfter = std::chrono::seconds(30);
+
+    bool operator==(const ReconnectConfig&) const = default;
+};
+
+struct FilterConfig
+{
+    std::vector<std::string> drop;
+
+    bool operator==(const FilterConfig&) const = default;
+};
+
+// Where a value came from, for messages about it after parsing.
+struct Location
+{
+    std::string path;
+    int line = 0;
+    int column = 0;
+
+    bool operator==(const Location&) const = default;
+};
+
+struct JournalSinkConfig
+{
+    int priority = 6; // LOG_INFO
+    std::string identifier = "wspushd";
+
+    bool operator==(const JournalSinkConfig&) const = default;
+};
+
+struct SyslogSinkConfig
+{
+    int facility = 3 << 3; // LOG_DAEMON, already shifted as syslog(3) wants it
+    std::string identifier = "wspushd";
+    int priority = 6;
+
+    bool operator==(const SyslogSinkConfig&) const = default;
+};
+
+struct UnixSinkConfig
+{
+    std::string path = "/run/wspushd/wspushd.sock";
+    unsigned mode = 0660;
+    std::string group;
+    std::size_t maxQueue = 4 * 1024 * 1024;
+    enum class Policy { Disconnect, Drop } policy = Policy::Disconnect;
+    std::size_t replay = 1000;
+    bool allowSend = false;
+
+    bool operator==(const UnixSinkConfig&) const = default;
+};
+
+struct FileSinkConfig
+{
+    std::string path = "/var/lib/wspushd/messages.jsonl";
+    enum class Format { Jsonl, Raw } format = Format::Jsonl;
+    enum class Fsync { None, Always, Interval } fsync = Fsync::None;
+    Duration fsyncInterval = std::chrono::seconds(1);
+    std::size_t maxSize = 0; // 0: never rotate
+    unsigned keep = 5;
+    std::size_t maxQueue = 4 * 1024 * 1024; // bytes held while the file cannot be written
+
+    bool operator==(const FileSinkConfig&) const = default;
+};
+
+using SinkSettings =
+    std::variant<JournalSinkConfig, SyslogSinkConfig, UnixSinkConfig, FileSinkConfig>;
+
+struct SinkConfig
+{
+    std::string type; // the `type:` as written
+    SinkSettings settings;
+    Location location; // of the sink's mapping, for setup errors
+
+    bool operator==(const SinkConfig&) const = default;
+};
+
+struct Config
+{
+    ServerConfig server;
+    HeartbeatConfig heartbeat;
+    ReconnectConfig reconnect;
+    FilterConfig filter;
+    std::vector<SinkConfig> sinks;
+};
+
+} // namespace wspush::config

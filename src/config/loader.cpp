@@ -1,0 +1,911 @@
+// SPDX-License-Identifier: MIT
+#include "config/loader.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <initializer_list>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string_view>
+#include <strings.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "config/config_error.hpp"
+#include "config/units.hpp"
+
+namespace wspush::config {
+
+namespace {
+
+Location locationOf(const std::string& file, const YAML::Mark& mark)
+{
+    // yaml-cpp counts from 0, and has -1 for a node with no place in the text.
+    if (mark.line < 0) {
+        return {file, 1, 1};
+    }
+    return {file, mark.line + 1, mark.column + 1};
+}
+
+std::string quoted(std::string_view text)
+{
+    return "'" + std::string(text) + "'";
+}
+
+std::string formatDuration(Duration duration)
+{
+    const auto ms = duration.count();
+    if (ms != 0 && ms % (60 * 60 * 1000) == 0) {
+        return std::to_string(ms / (60 * 60 * 1000)) + "h";
+    }
+    if (ms != 0 && ms % (60 * 1000) == 0) {
+        return std::to_string(ms / (60 * 1000)) + "m";
+    }
+    if (ms % 1000 == 0) {
+        return std::to_string(ms / 1000) + "s";
+    }
+    return std::to_string(ms) + "ms";
+}
+
+bool isDigits(std::string_view text)
+{
+    return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// RFC 9110 token characters, as header names must be.
+bool isToken(std::string_view text)
+{
+    constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
+    if (text.empty()) {
+        return false;
+    }
+    for (const char c : text) {
+        const bool alnum =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && extra.find(c) == std::string_view::npos) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool hasControlCharacters(std::string_view text)
+{
+    return std::any_of(text.begin(), text.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u < 0x20 || u == 0x7f;
+    });
+}
+
+// "host[:port]", the host possibly a bracketed IPv6 address, the port 1-65535.
+bool isHostPort(std::string_view authority, bool portRequired)
+{
+    std::string_view host = authority;
+    std::optional<std::string_view> port;
+    if (authority.starts_with('[')) {
+        const auto close = authority.find(']');
+        if (close == std::string_view::npos) {
+            return false;
+        }
+        host = authority.substr(1, close - 1);
+        const std::string_view rest = authority.substr(close + 1);
+        if (!rest.empty()) {
+            if (!rest.starts_with(':')) {
+                return false;
+            }
+            port = rest.substr(1);
+        }
+    } else if (const auto colon = authority.find(':'); colon != std::string_view::npos) {
+        host = authority.substr(0, colon);
+        port = authority.substr(colon + 1);
+    }
+    if (host.empty() || host.find_first_of("@/?#[] ") != std::string_view::npos) {
+        return false;
+    }
+    if (!port) {
+        return !portRequired;
+    }
+    unsigned number = 0;
+    const auto [end, error] = std::from_chars(port->data(), port->data() + port->size(), number);
+    return isDigits(*port) && error == std::errc() && number >= 1 && number <= 65535;
+}
+
+// http://[user:pass@]host:port, as libwebsockets takes for CONNECT proxying.
+bool isHttpProxy(std::string_view proxy)
+{
+    if (!proxy.starts_with("http://")) {
+        return false;
+    }
+    proxy.remove_prefix(7);
+    if (proxy.ends_with('/')) {
+        proxy.remove_suffix(1);
+    }
+    if (const auto at = proxy.rfind('@'); at != std::string_view::npos) {
+        const std::string_view credentials = proxy.substr(0, at);
+        const auto colon = credentials.find(':');
+        if (colon == std::string_view::npos || colon == 0) {
+            return false;
+        }
+        proxy.remove_prefix(at + 1);
+    }
+    return isHostPort(proxy, true);
+}
+
+// One YAML value and the dotted key path that leads to it, so that every message can name
+// both the place in the file and the setting.
+class Value
+{
+public:
+    Value(YAML::Node node, std::string path, const std::string& file, const YAML::Mark& keyMark)
+        : node_(std::move(node)), path_(std::move(path)), file_(&file),
+          // An empty value has no text to point at; its key is the better place.
+          mark_(node_.IsNull() ? keyMark : node_.Mark())
+    {
+    }
+
+    const YAML::Node& node() const { return node_; }
+    const std::string& path() const { return path_; }
+    const std::string& file() const { return *file_; }
+    Location location() const { return locationOf(*file_, mark_); }
+
+    [[noreturn]] void fail(const std::string& message) const
+    {
+        throw ConfigError(location(), path_.empty() ? message : path_ + ": " + message);
+    }
+
+    [[noreturn]] void expected(std::string_view what) const
+    {
+        fail("expected " + std::string(what) + ", got " + describe());
+    }
+
+    [[noreturn]] void outOfRange(std::string_view rule) const
+    {
+        fail("must be " + std::string(rule) + ", got " + quoted(node_.Scalar()));
+    }
+
+    std::string describe() const
+    {
+        if (node_.IsNull()) {
+            return "nothing";
+        }
+        if (node_.IsMap()) {
+            return "a mapping";
+        }
+        if (node_.IsSequence()) {
+            return "a list";
+        }
+        return isPlain() ? quoted(node_.Scalar()) : "the string " + quoted(node_.Scalar());
+    }
+
+    std::string string() const
+    {
+        if (!node_.IsScalar()) {
+            expected("a string");
+        }
+        return node_.Scalar();
+    }
+
+    std::string nonEmptyString() const
+    {
+        std::string text = string();
+        if (text.empty()) {
+            fail("must not be empty");
+        }
+        return text;
+    }
+
+    // Only YAML 1.2 booleans: "yes", "on" or a quoted "true" are typos more often than not.
+    bool boolean() const
+    {
+        if (isPlain()) {
+            const std::string& text = node_.Scalar();
+            if (text == "true" || text == "True" || text == "TRUE") {
+                return true;
+            }
+            if (text == "false" || text == "False" || text == "FALSE") {
+                return false;
+            }
+        }
+        expected("true or false");
+    }
+
+    std::uint64_t integer(std::uint64_t min, std::uint64_t max) const
+    {
+        const std::string_view text = isPlain() ? node_.Scalar() : std::string_view();
+        const bool negative = text.starts_with('-');
+        const std::string_view digits = negative ? text.substr(1) : text;
+        if (!isDigits(digits)) {
+            expected("an integer");
+        }
+        std::uint64_t number = 0;
+        const auto [end, error] =
+            std::from_chars(digits.data(), digits.data() + digits.size(), number);
+        if (negative || error != std::errc() || number < min || number > max) {
+            outOfRange("between " + std::to_string(min) + " and " + std::to_string(max));
+        }
+        return number;
+    }
+
+    double number() const
+    {
+        const std::string_view text = isPlain() ? node_.Scalar() : std::string_view();
+        double number = 0;
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+        if (text.empty() || error != std::errc() || end != text.data() + text.size() ||
+            !std::isfinite(number)) {
+            expected("a number");
+        }
+        return number;
+    }
+
+    Duration duration() const
+    {
+        const auto duration = node_.IsScalar() ? parseDuration(node_.Scalar()) : std::nullopt;
+        if (!duration) {
+            expected("a duration such as 30s");
+        }
+        return *duration;
+    }
+
+    std::size_t size() const
+    {
+        const auto size = node_.IsScalar() ? parseSize(node_.Scalar()) : std::nullopt;
+        if (!size) {
+            expected("a size such as 4MiB");
+        }
+        return *size;
+    }
+
+    unsigned mode() const
+    {
+        const auto mode = node_.IsScalar() ? parseMode(node_.Scalar()) : std::nullopt;
+        if (!mode) {
+            expected("an octal mode such as \"0660\"");
+        }
+        return *mode;
+    }
+
+    std::string absolutePath() const
+    {
+        std::string path = string();
+        if (!path.starts_with('/')) {
+            outOfRange("an absolute path");
+        }
+        return path;
+    }
+
+    // For optional files: "" means none.
+    std::string absolutePathOrEmpty() const { return string().empty() ? "" : absolutePath(); }
+
+    template <typename T>
+    T oneOf(std::initializer_list<std::pair<std::string_view, T>> choices) const
+    {
+        if (node_.IsScalar()) {
+            for (const auto& [name, value] : choices) {
+                if (name == node_.Scalar()) {
+                    return value;
+                }
+            }
+        }
+        std::string names;
+        for (const auto& choice : choices) {
+            names += (names.empty() ? "" : ", ") + std::string(choice.first);
+        }
+        expected("one of " + names);
+    }
+
+    // The items of a list; an empty value is an empty list.
+    std::vector<Value> items() const
+    {
+        if (!node_.IsNull() && !node_.IsSequence()) {
+            expected("a list");
+        }
+        std::vector<Value> items;
+        for (std::size_t i = 0; i < node_.size(); ++i) {
+            items.emplace_back(node_[i], path_ + "[" + std::to_string(i) + "]", *file_, mark_);
+        }
+        return items;
+    }
+
+private:
+    // Written without quotes or tag, so that `true` and `5` keep their YAML types.
+    bool isPlain() const { return node_.IsScalar() && node_.Tag() == "?"; }
+
+    YAML::Node node_;
+    std::string path_;
+    const std::string* file_;
+    YAML::Mark mark_;
+};
+
+struct Entry
+{
+    std::string name;
+    Value key;   // for messages about the key itself
+    Value value; // path: the section's path plus the name
+};
+
+// A mapping of settings; an empty value is an empty mapping. Keys must be plain names and
+// appear once, so that a repeated key does not silently win over the first.
+class Section
+{
+public:
+    explicit Section(const Value& self) : self_(self)
+    {
+        const YAML::Node& node = self.node();
+        if (!node.IsNull() && !node.IsMap()) {
+            self.expected("a mapping");
+        }
+        for (auto it = node.begin(); it != node.end(); ++it) {
+            const Value key(it->first, self.path(), self.file(), it->first.Mark());
+            if (!it->first.IsScalar()) {
+                key.expected("a key name");
+            }
+            std::string name = it->first.Scalar();
+            if (find(name)) {
+                throw ConfigError(key.location(), "duplicate key " + quoted(name) + where());
+            }
+            std::string path = self.path().empty() ? name : self.path() + "." + name;
+            Value value(it->second, std::move(path), self.file(), it->first.Mark());
+            entries_.push_back({std::move(name), key, std::move(value)});
+        }
+    }
+
+    // Rejects keys outside `known`: a misspelt setting must not be silently ignored.
+    void allowOnly(std::initializer_list<std::string_view> known) const
+    {
+        for (const Entry& entry : entries_) {
+            if (std::find(known.begin(), known.end(), entry.name) == known.end()) {
+                throw ConfigError(entry.key.location(),
+                                  "unknown key " + quoted(entry.name) + where());
+            }
+        }
+    }
+
+    std::optional<Value> get(std::string_view name) const
+    {
+        const Entry* entry = find(name);
+        return entry ? std::optional<Value>(entry->value) : std::nullopt;
+    }
+
+    const Value& self() const { return self_; }
+    const std::vector<Entry>& entries() const { return entries_; }
+
+private:
+    const Entry* find(std::string_view name) const
+    {
+        for (const Entry& entry : entries_) {
+            if (entry.name == name) {
+                return &entry;
+            }
+        }
+        return nullptr;
+    }
+
+    std::string where() const { return self_.path().empty() ? "" : " in " + quoted(self_.path()); }
+
+    Value self_;
+    std::vector<Entry> entries_;
+};
+
+// ${NAME} comes from the environment; ${TOKEN} stays for the connection to fill in afresh at
+// every connect attempt.
+std::string expandEnvironment(const Value& value)
+{
+    const std::string text = value.string();
+    std::string out;
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        const std::size_t start = text.find("${", pos);
+        out.append(text, pos, start == std::string::npos ? std::string::npos : start - pos);
+        if (start == std::string::npos) {
+            break;
+        }
+        const std::size_t end = text.find('}', start + 2);
+        const std::string name =
+            end == std::string::npos ? std::string() : text.substr(start + 2, end - start - 2);
+        const bool valid =
+            !name.empty() && !isDigits(name.substr(0, 1)) &&
+            name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos;
+        if (!valid) {
+            value.fail("malformed variable reference at " +
+                       quoted(text.substr(start, end == std::string::npos ? 2 : end - start + 1)) +
+                       ", expected ${NAME}");
+        }
+        if (name == "TOKEN") {
+            out += "${TOKEN}";
+        } else if (const char* env = std::getenv(name.c_str())) {
+            out += env;
+        } else {
+            value.fail("environment variable " + quoted(name) + " is not set");
+        }
+        pos = end + 1;
+    }
+    return out;
+}
+
+std::string parseUrl(const Value& value)
+{
+    const std::string url = expandEnvironment(value);
+    if (hasControlCharacters(url) || url.find(' ') != std::string::npos) {
+        value.fail("must not contain spaces or control characters");
+    }
+    std::string_view rest = url;
+    if (rest.starts_with("ws://")) {
+        rest.remove_prefix(5);
+    } else if (rest.starts_with("wss://")) {
+        rest.remove_prefix(6);
+    } else {
+        value.outOfRange("a ws:// or wss:// URL");
+    }
+    if (!isHostPort(rest.substr(0, rest.find_first_of("/?#")), false)) {
+        value.fail("expected a host and optional port after the scheme, got " +
+                   quoted(value.node().Scalar()));
+    }
+    return url;
+}
+
+std::vector<std::pair<std::string, std::string>> parseHeaders(const Value& value)
+{
+    const Section section(value);
+    std::vector<std::pair<std::string, std::string>> headers;
+    for (const Entry& entry : section.entries()) {
+        if (!isToken(entry.name)) {
+            entry.key.fail("invalid header name " + quoted(entry.name));
+        }
+        // HTTP header names ignore case, so "Authorization" and "authorization" collide.
+        for (const auto& [name, unused] : headers) {
+            if (strcasecmp(name.c_str(), entry.name.c_str()) == 0) {
+                entry.key.fail("header " + quoted(entry.name) + " is set twice");
+            }
+        }
+        std::string text = expandEnvironment(entry.value);
+        if (hasControlCharacters(text)) {
+            entry.value.fail("must not contain control characters");
+        }
+        headers.emplace_back(entry.name, std::move(text));
+    }
+    return headers;
+}
+
+TlsConfig parseTls(const Value& value)
+{
+    const Section section(value);
+    section.allowOnly({"ca_file", "cert_file", "key_file", "verify"});
+    TlsConfig tls;
+    if (auto v = section.get("ca_file")) {
+        tls.caFile = v->absolutePathOrEmpty();
+    }
+    if (auto v = section.get("cert_file")) {
+        tls.certFile = v->absolutePathOrEmpty();
+    }
+    if (auto v = section.get("key_file")) {
+        tls.keyFile = v->absolutePathOrEmpty();
+        if (!tls.keyFile.empty() && tls.certFile.empty()) {
+            v->fail("needs server.tls.cert_file as well");
+        }
+    }
+    if (auto v = section.get("verify")) {
+        tls.verify = v->boolean();
+    }
+    return tls;
+}
+
+ServerConfig parseServer(const Section& section)
+{
+    section.allowOnly({"url", "headers", "token_file", "token_credential", "subprotocol", "tls",
+                       "proxy", "max_message_size"});
+    ServerConfig server;
+    if (auto v = section.get("url")) {
+        server.url = parseUrl(*v);
+    } else {
+        throw ConfigError(section.self().location(), "server.url is required");
+    }
+    if (auto v = section.get("headers")) {
+        server.headers = parseHeaders(*v);
+    }
+    if (auto v = section.get("token_file")) {
+        server.tokenFile = v->absolutePathOrEmpty();
+    }
+    if (auto v = section.get("token_credential")) {
+        server.tokenCredential = v->string();
+        if (server.tokenCredential.find('/') != std::string::npos) {
+            v->outOfRange("a credential name without '/'");
+        }
+        if (!server.tokenCredential.empty() && !server.tokenFile.empty()) {
+            v->fail("cannot be used together with server.token_file; set only one");
+        }
+    }
+    if (auto v = section.get("subprotocol")) {
+        server.subprotocol = v->string();
+        if (!server.subprotocol.empty() && !isToken(server.subprotocol)) {
+            v->outOfRange("a protocol name made of HTTP token characters");
+        }
+    }
+    if (auto v = section.get("tls")) {
+        server.tls = parseTls(*v);
+    }
+    if (auto v = section.get("proxy")) {
+        server.proxy = v->string();
+        // Not echoed back: the value may hold a password.
+        if (!server.proxy.empty() && !isHttpProxy(server.proxy)) {
+            v->fail("expected \"\" or http://[user:pass@]host:port");
+        }
+    }
+    if (auto v = section.get("max_message_size")) {
+        server.maxMessageSize = v->size();
+        if (server.maxMessageSize < 1 || server.maxMessageSize > (std::size_t{1} << 30)) {
+            v->outOfRange("between 1B and 1GiB");
+        }
+    }
+    return server;
+}
+
+HeartbeatConfig parseHeartbeat(const Section& section)
+{
+    section.allowOnly({"message", "interval", "ping_interval", "timeout"});
+    HeartbeatConfig heartbeat;
+    if (auto v = section.get("message")) {
+        // Unquoted JSON is a YAML mapping; say so rather than just "expected a string".
+        if (v->node().IsMap() || v->node().IsSequence()) {
+            v->expected("a string (quote JSON text: '{\"sendType\":\"HEALTH\"}')");
+        }
+        heartbeat.message = v->string();
+    }
+    if (auto v = section.get("interval")) {
+        heartbeat.interval = v->duration();
+    }
+    const auto pingInterval = section.get("ping_interval");
+    if (pingInterval) {
+        heartbeat.pingInterval = pingInterval->duration();
+    }
+    const auto timeout = section.get("timeout");
+    if (timeout) {
+        heartbeat.timeout = timeout->duration();
+    }
+    const Duration zero{0};
+    if (heartbeat.pingInterval != zero && heartbeat.timeout != zero &&
+        heartbeat.timeout <= heartbeat.pingInterval) {
+        const Value& culprit = timeout ? *timeout : pingInterval ? *pingInterval : section.self();
+        throw ConfigError(culprit.location(),
+                          "heartbeat.timeout (" + formatDuration(heartbeat.timeout) +
+                              ") must be longer than heartbeat.ping_interval (" +
+                              formatDuration(heartbeat.pingInterval) +
+                              "): on an idle link the pong to each ping is all that arrives, "
+                              "so a shorter timeout would drop healthy links");
+    }
+    return heartbeat;
+}
+
+ReconnectConfig parseReconnect(const Section& section)
+{
+    section.allowOnly(
+        {"initial_delay", "max_delay", "multiplier", "jitter", "max_attempts", "stable_after"});
+    ReconnectConfig reconnect;
+    const auto initialDelay = section.get("initial_delay");
+    if (initialDelay) {
+        reconnect.initialDelay = initialDelay->duration();
+        if (reconnect.initialDelay <= Duration{0}) {
+            initialDelay->outOfRange("greater than 0");
+        }
+    }
+    const auto maxDelay = section.get("max_delay");
+    if (maxDelay) {
+        reconnect.maxDelay = maxDelay->duration();
+    }
+    if (reconnect.maxDelay < reconnect.initialDelay) {
+        const Value& culprit = maxDelay ? *maxDelay : *initialDelay;
+        throw ConfigError(culprit.location(),
+                          "reconnect.max_delay (" + formatDuration(reconnect.maxDelay) +
+                              ") must not be shorter than reconnect.initial_delay (" +
+                              formatDuration(reconnect.initialDelay) + ")");
+    }
+    if (auto v = section.get("multiplier")) {
+        reconnect.multiplier = v->number();
+        if (reconnect.multiplier < 1.0) {
+            v->outOfRange("at least 1.0");
+        }
+    }
+    if (auto v = section.get("jitter")) {
+        reconnect.jitter = v->number();
+        if (reconnect.jitter < 0.0 || reconnect.jitter >= 1.0) {
+            v->outOfRange("at least 0 and less than 1");
+        }
+    }
+    if (auto v = section.get("max_attempts")) {
+        reconnect.maxAttempts = v->integer(0, std::numeric_limits<unsigned>::max());
+    }
+    if (auto v = section.get("stable_after")) {
+        reconnect.stableAfter = v->duration();
+    }
+    return reconnect;
+}
+
+FilterConfig parseFilter(const Section& section)
+{
+    section.allowOnly({"drop"});
+    FilterConfig filter;
+    if (auto v = section.get("drop")) {
+        for (const Value& item : v->items()) {
+            filter.drop.push_back(item.string());
+        }
+    }
+    return filter;
+}
+
+int parsePriority(const Value& value)
+{
+    // Indexed by the LOG_* value, which syslog(3) fixes at 0 to 7.
+    static_assert(LOG_EMERG == 0 && LOG_DEBUG == 7);
+    constexpr std::array<std::string_view, 8> names{"emerg",   "alert",  "crit", "err",
+                                                    "warning", "notice", "info", "debug"};
+    if (value.node().IsScalar()) {
+        const std::string& text = value.node().Scalar();
+        if (text.size() == 1 && text[0] >= '0' && text[0] <= '7') {
+            return text[0] - '0';
+        }
+        if (const auto it = std::find(names.begin(), names.end(), text); it != names.end()) {
+            return static_cast<int>(it - names.begin());
+        }
+    }
+    value.expected("0-7 or one of emerg, alert, crit, err, warning, notice, info, debug");
+}
+
+// Below this a single large message could not even be queued once.
+constexpr std::size_t minQueueSize = 64 * 1024;
+
+std::size_t parseQueueSize(const Value& value)
+{
+    const std::size_t size = value.size();
+    if (size < minQueueSize) {
+        value.outOfRange("at least 64KiB");
+    }
+    return size;
+}
+
+SinkSettings parseJournalSink(const Section& section)
+{
+    section.allowOnly({"type", "priority", "identifier"});
+    JournalSinkConfig sink;
+    if (auto v = section.get("priority")) {
+        sink.priority = parsePriority(*v);
+    }
+    if (auto v = section.get("identifier")) {
+        sink.identifier = v->nonEmptyString();
+    }
+    return sink;
+}
+
+SinkSettings parseSyslogSink(const Section& section)
+{
+    section.allowOnly({"type", "facility", "identifier", "priority"});
+    SyslogSinkConfig sink;
+    if (auto v = section.get("facility")) {
+        sink.facility = v->oneOf<int>({{"daemon", LOG_DAEMON},
+                                       {"user", LOG_USER},
+                                       {"local0", LOG_LOCAL0},
+                                       {"local1", LOG_LOCAL1},
+                                       {"local2", LOG_LOCAL2},
+                                       {"local3", LOG_LOCAL3},
+                                       {"local4", LOG_LOCAL4},
+                                       {"local5", LOG_LOCAL5},
+                                       {"local6", LOG_LOCAL6},
+                                       {"local7", LOG_LOCAL7}});
+    }
+    if (auto v = section.get("identifier")) {
+        sink.identifier = v->nonEmptyString();
+    }
+    if (auto v = section.get("priority")) {
+        sink.priority = parsePriority(*v);
+    }
+    return sink;
+}
+
+SinkSettings parseUnixSink(const Section& section)
+{
+    section.allowOnly(
+        {"type", "path", "mode", "group", "max_queue", "policy", "replay", "allow_send"});
+    UnixSinkConfig sink;
+    if (auto v = section.get("path")) {
+        sink.path = v->string();
+        const bool abstract = sink.path.starts_with('@') && sink.path.size() > 1;
+        if (!abstract && !sink.path.starts_with('/')) {
+            v->outOfRange("an absolute path or @name for the abstract namespace");
+        }
+        // sun_path holds a filesystem path with its NUL, or the abstract name after a NUL.
+        if (sink.path.size() > sizeof(sockaddr_un::sun_path) - (abstract ? 0 : 1)) {
+            v->outOfRange("at most " + std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
+                          " bytes long");
+        }
+    }
+    if (auto v = section.get("mode")) {
+        sink.mode = v->mode();
+    }
+    if (auto v = section.get("group")) {
+        sink.group = v->string();
+    }
+    if (auto v = section.get("max_queue")) {
+        sink.maxQueue = parseQueueSize(*v);
+    }
+    if (auto v = section.get("policy")) {
+        sink.policy =
+            v->oneOf<UnixSinkConfig::Policy>({{"disconnect", UnixSinkConfig::Policy::Disconnect},
+                                              {"drop", UnixSinkConfig::Policy::Drop}});
+    }
+    if (auto v = section.get("replay")) {
+        sink.replay = v->integer(0, std::numeric_limits<std::size_t>::max());
+    }
+    if (auto v = section.get("allow_send")) {
+        sink.allowSend = v->boolean();
+    }
+    return sink;
+}
+
+SinkSettings parseFileSink(const Section& section)
+{
+    section.allowOnly(
+        {"type", "path", "format", "fsync", "fsync_interval", "max_size", "keep", "max_queue"});
+    FileSinkConfig sink;
+    if (auto v = section.get("path")) {
+        sink.path = v->absolutePath();
+    }
+    if (auto v = section.get("format")) {
+        sink.format = v->oneOf<FileSinkConfig::Format>(
+            {{"jsonl", FileSinkConfig::Format::Jsonl}, {"raw", FileSinkConfig::Format::Raw}});
+    }
+    if (auto v = section.get("fsync")) {
+        sink.fsync =
+            v->oneOf<FileSinkConfig::Fsync>({{"none", FileSinkConfig::Fsync::None},
+                                             {"always", FileSinkConfig::Fsync::Always},
+                                             {"interval", FileSinkConfig::Fsync::Interval}});
+    }
+    if (auto v = section.get("fsync_interval")) {
+        sink.fsyncInterval = v->duration();
+        if (sink.fsyncInterval <= Duration{0}) {
+            v->outOfRange("greater than 0");
+        }
+    }
+    if (auto v = section.get("max_size")) {
+        sink.maxSize = v->size();
+    }
+    if (auto v = section.get("keep")) {
+        sink.keep = v->integer(1, 1000);
+    }
+    if (auto v = section.get("max_queue")) {
+        sink.maxQueue = parseQueueSize(*v);
+    }
+    return sink;
+}
+
+using SinkParser = SinkSettings (*)(const Section&);
+
+// The path a sink owns, when it owns one: two sinks writing or binding it would collide.
+const std::string* ownedPath(const SinkSettings& settings)
+{
+    if (const auto* file = std::get_if<FileSinkConfig>(&settings)) {
+        return &file->path;
+    }
+    if (const auto* socket = std::get_if<UnixSinkConfig>(&settings)) {
+        return &socket->path;
+    }
+    return nullptr;
+}
+
+std::vector<SinkConfig> parseSinks(const Value& value)
+{
+    std::vector<SinkConfig> sinks;
+    std::map<std::pair<std::string, std::string>, std::string> owners; // (type, path) -> sink
+    for (const Value& item : value.items()) {
+        const Section section(item);
+        const auto type = section.get("type");
+        if (!type) {
+            throw ConfigError(item.location(), item.path() + ".type is required");
+        }
+        const SinkParser parse = type->oneOf<SinkParser>({{"journal", parseJournalSink},
+                                                          {"syslog", parseSyslogSink},
+                                                          {"unix", parseUnixSink},
+                                                          {"file", parseFileSink}});
+        SinkConfig sink{type->string(), parse(section), item.location()};
+        if (const std::string* path = ownedPath(sink.settings)) {
+            const auto [owner, inserted] = owners.emplace(std::pair(sink.type, *path), item.path());
+            if (!inserted) {
+                const auto pathValue = section.get("path");
+                throw ConfigError(pathValue ? pathValue->location() : item.location(),
+                                  item.path() + ".path: " + quoted(*path) + " is already used by " +
+                                      owner->second);
+            }
+        }
+        sinks.push_back(std::move(sink));
+    }
+    return sinks;
+}
+
+std::string readFile(const std::string& path)
+{
+    const auto failure = [&path](int error) {
+        return ConfigError({path, 1, 1}, std::string("cannot read file: ") + std::strerror(error));
+    };
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        throw failure(errno);
+    }
+    std::string text;
+    char buffer[16 * 1024];
+    for (;;) {
+        const ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n > 0) {
+            text.append(buffer, static_cast<std::size_t>(n));
+        } else if (n == 0) {
+            break;
+        } else if (errno != EINTR) {
+            const int error = errno;
+            ::close(fd);
+            throw failure(error);
+        }
+    }
+    ::close(fd);
+    return text;
+}
+
+} // namespace
+
+Config loadConfigFile(const std::string& path)
+{
+    return parseConfig(readFile(path), path);
+}
+
+Config parseConfig(const std::string& text, const std::string& path)
+{
+    std::vector<YAML::Node> documents;
+    try {
+        documents = YAML::LoadAll(text);
+    } catch (const YAML::Exception& e) {
+        throw ConfigError(locationOf(path, e.mark), e.msg);
+    }
+    if (documents.size() > 1) {
+        throw ConfigError(locationOf(path, documents[1].Mark()),
+                          "only one YAML document is allowed");
+    }
+
+    const Value root(documents.empty() ? YAML::Node() : documents[0], "", path, YAML::Mark());
+    if (!root.node().IsNull() && !root.node().IsMap()) {
+        root.fail("the document root must be a mapping of sections, got " + root.describe());
+    }
+    const Section top(root);
+    top.allowOnly({"server", "heartbeat", "reconnect", "filter", "sinks"});
+
+    Config config;
+    if (auto v = top.get("server")) {
+        config.server = parseServer(Section(*v));
+    } else {
+        throw ConfigError({path, 1, 1}, "server.url is required");
+    }
+    if (auto v = top.get("heartbeat")) {
+        config.heartbeat = parseHeartbeat(Section(*v));
+    }
+    if (auto v = top.get("reconnect")) {
+        config.reconnect = parseReconnect(Section(*v));
+    }
+    if (auto v = top.get("filter")) {
+        config.filter = parseFilter(Section(*v));
+    }
+    if (auto v = top.get("sinks")) {
+        config.sinks = parseSinks(*v);
+    }
+    return config;
+}
+
+} // namespace wspush::config

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <cstdint>
+#include <random>
+
+#include "config/config.hpp"
+
+namespace wspush::connection {
+
+// Reconnect delays: initial_delay, growing by multiplier up to max_delay, each spread by
+// +/- jitter so a fleet that lost the same server does not come back in step.
+class Backoff
+{
+public:
+    explicit Backoff(const config::ReconnectConfig& config,
+                     std::uint64_t seed = std::random_device{}());
+
+    // The delay before the next attempt; counts the attempt.
+    config::Duration next();
+    // The attempts counted since the last reset().
+    unsigned attempts() const noexcept { return attempts_; }
+    void reset() noexcept { attempts_ = 0; }
+    void reconfigure(const config::ReconnectConfig& config) noexcept { config_ = config; }
+
+private:
+    config::ReconnectConfig config_;
+    unsigned attempts_ = 0;
+    std::mt19937_64 random_;
+};
+
+} // namespace wspush::connection

@@ -1,0 +1,589 @@
+// SPDX-License-Identifier: MIT
+#include "connection/push_client.hpp"
+
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+#include "connection/server_url.hpp"
+#include "connection/token.hpp"
+#include "record/base64.hpp"
+#include "record/timestamp.hpp"
+#include "system/log.hpp"
+
+namespace wspush::connection {
+
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::microseconds;
+
+constexpr std::size_t rxBufferSize = 64 * 1024;
+constexpr auto closeGrace = std::chrono::seconds(2);
+// Used to give up on a connect attempt when heartbeat.timeout is off.
+constexpr auto defaultConnectTimeout = std::chrono::seconds(30);
+
+std::string formatSeconds(config::Duration delay)
+{
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f s", static_cast<double>(delay.count()) / 1000.0);
+    return text;
+}
+
+// getaddrinfo blocks the loop (no async DNS in Debian's lws), as lws's own lookup would;
+// doing it here gives the admin the resolver's reason instead of a bare failure.
+std::string resolve(const std::string& host, std::string& error)
+{
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    const int status = getaddrinfo(host.c_str(), nullptr, &hints, &found);
+    if (status != 0) {
+        error = "cannot resolve " + host + ": " + gai_strerror(status);
+        return {};
+    }
+    char address[NI_MAXHOST];
+    const int named = getnameinfo(found->ai_addr, found->ai_addrlen, address, sizeof address,
+                                  nullptr, 0, NI_NUMERICHOST);
+    freeaddrinfo(found);
+    if (named != 0) {
+        error = "cannot resolve " + host + ": " + gai_strerror(named);
+        return {};
+    }
+    return address;
+}
+
+std::string basicCredentials(std::string_view userInfo)
+{
+    std::string value = "Basic ";
+    record::appendBase64(userInfo, value);
+    return value;
+}
+
+bool hasHeader(const std::vector<std::pair<std::string, std::string>>& headers,
+               std::string_view name)
+{
+    for (const auto& [key, value] : headers) {
+        if (key.size() == name.size() && strncasecmp(key.c_str(), name.data(), name.size()) == 0)
+            return true;
+    }
+    return false;
+}
+
+} // namespace
+
+PushClient::PushClient(event::EventLoop& loop, Listener& listener, const config::Config& config)
+    : loop_(loop), listener_(listener), server_(config.server), heartbeat_(config.heartbeat),
+      reconnect_(config.reconnect), displayUrl_(maskUrl(config.server.url)),
+      backoff_(config.reconnect), retryTimer_(loop.context(), [this] { connect(); }),
+      heartbeatTimer_(loop.context(), [this] { sendHeartbeat(); }),
+      pingTimer_(loop.context(), [this] { sendPing(); }),
+      livenessTimer_(loop.context(), [this] { checkLiveness(); }),
+      stableTimer_(loop.context(), [this] { backoff_.reset(); })
+{
+    protocols_[0].name = "wspush-client";
+    protocols_[0].callback = callback;
+    protocols_[0].rx_buffer_size = rxBufferSize;
+    createVhost();
+}
+
+PushClient::~PushClient() = default;
+
+void PushClient::createVhost()
+{
+    lws_context_creation_info info{};
+    info.vhost_name = "push-client";
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.protocols = protocols_;
+    info.user = this;
+    const config::TlsConfig& tls = server_.tls;
+    if (!tls.caFile.empty())
+        info.client_ssl_ca_filepath = tls.caFile.c_str();
+    if (!tls.certFile.empty())
+        info.client_ssl_cert_filepath = tls.certFile.c_str();
+    if (!tls.keyFile.empty())
+        info.client_ssl_private_key_filepath = tls.keyFile.c_str();
+
+    lws_vhost* vhost = lws_create_vhost(loop_.context(), &info);
+    if (vhost == nullptr)
+        throw std::runtime_error("cannot set up the client (check server.tls files)");
+    if (!server_.proxy.empty()) {
+        std::string proxy = server_.proxy;
+        if (proxy.starts_with("http://"))
+            proxy.erase(0, 7);
+        if (lws_set_proxy(vhost, proxy.c_str()) != 0)
+            throw std::runtime_error("cannot use server.proxy " + maskUrl(server_.proxy));
+    }
+    retiredVhost_ = vhost_;
+    vhost_ = vhost;
+}
+
+void PushClient::start() noexcept
+{
+    connect();
+}
+
+void PushClient::connect() noexcept
+{
+    if (retiredVhost_ != nullptr && wsi_ == nullptr) {
+        lws_vhost_destroy(retiredVhost_);
+        retiredVhost_ = nullptr;
+    }
+
+    const auto url = parseServerUrl(server_.url);
+    if (!url) {
+        scheduleRetry("invalid server URL " + displayUrl_);
+        return;
+    }
+
+    std::string token;
+    try {
+        token = readToken(server_);
+    } catch (const std::exception& error) {
+        scheduleRetry(error.what());
+        return;
+    }
+
+    std::string error;
+    connectAddress_ = resolve(url->host, error);
+    if (connectAddress_.empty()) {
+        scheduleRetry(error);
+        return;
+    }
+    connectHost_ = url->host;
+    connectPath_ = substituteToken(url->path, token);
+
+    std::vector<std::string> secrets{token};
+    connectHeaders_.clear();
+    for (const auto& [name, value] : server_.headers) {
+        connectHeaders_.emplace_back(name, substituteToken(value, token));
+        secrets.push_back(connectHeaders_.back().second);
+    }
+    const bool tokenPlaced = usesToken(server_.url) || [&] {
+        for (const auto& header : server_.headers) {
+            if (usesToken(header.second))
+                return true;
+        }
+        return false;
+    }();
+    if (!token.empty() && !tokenPlaced && !hasHeader(connectHeaders_, "authorization"))
+        connectHeaders_.emplace_back("Authorization", "Bearer " + token);
+    if (!url->userInfo.empty() && !hasHeader(connectHeaders_, "authorization")) {
+        connectHeaders_.emplace_back("Authorization", basicCredentials(url->userInfo));
+        secrets.push_back(url->userInfo);
+        secrets.push_back(connectHeaders_.back().second);
+    }
+    log::setSecrets(std::move(secrets));
+
+    int tlsFlags = 0;
+    if (url->secure) {
+        tlsFlags = LCCSCF_USE_SSL;
+        if (!server_.tls.verify) {
+            tlsFlags |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+                        LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
+            log::warning("server.tls.verify is false: the server's certificate is NOT checked; "
+                         "anyone on the path can read and forge this link");
+        }
+    }
+
+    lws_client_connect_info info{};
+    info.context = loop_.context();
+    info.vhost = vhost_;
+    info.address = connectAddress_.c_str();
+    info.port = url->port;
+    info.ssl_connection = tlsFlags;
+    info.path = connectPath_.c_str();
+    info.host = connectHost_.c_str();
+    info.origin = connectHost_.c_str();
+    info.protocol = server_.subprotocol.empty() ? nullptr : server_.subprotocol.c_str();
+    info.local_protocol_name = protocols_[0].name;
+    info.ietf_version_or_minus_one = -1;
+    info.retry_and_idle_policy = &idlePolicy_;
+    info.pwsi = &wsi_;
+
+    log::debug("connecting to " + displayUrl_ + " (" + connectAddress_ + ")");
+    state_ = State::Connecting;
+    established_ = false;
+    lossReason_.clear();
+    livenessTimer_.schedule(heartbeat_.timeout.count() > 0
+                                ? duration_cast<microseconds>(heartbeat_.timeout)
+                                : duration_cast<microseconds>(defaultConnectTimeout));
+    if (lws_client_connect_via_info(&info) == nullptr) {
+        wsi_ = nullptr;
+        livenessTimer_.cancel();
+        scheduleRetry(lossReason_.empty() ? "cannot connect to " + connectAddress_
+                                          : lossReason_);
+    }
+}
+
+void PushClient::scheduleRetry(const std::string& reason) noexcept
+{
+    if (state_ == State::WaitingToRetry || state_ == State::Stopped)
+        return;
+    if (reconnect_.maxAttempts != 0 && backoff_.attempts() >= reconnect_.maxAttempts) {
+        log::error("giving up after " + std::to_string(backoff_.attempts() + 1) +
+                   " attempts: " + reason);
+        state_ = State::Stopped;
+        listener_.onStopped(true);
+        return;
+    }
+    const config::Duration delay = backoff_.next();
+    state_ = State::WaitingToRetry;
+    retryTimer_.schedule(duration_cast<microseconds>(delay));
+    log::notice("reconnecting in " + formatSeconds(delay) + ": " + reason);
+    listener_.onRetryScheduled(delay, reason);
+}
+
+void PushClient::kill(const std::string& reason) noexcept
+{
+    if (wsi_ == nullptr)
+        return;
+    if (lossReason_.empty())
+        lossReason_ = reason;
+    lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+void PushClient::stop() noexcept
+{
+    retryTimer_.cancel();
+    reconnectAfterClose_ = false;
+    if (wsi_ == nullptr) {
+        state_ = State::Stopped;
+        listener_.onStopped(false);
+        return;
+    }
+    closeLink("shutting down");
+}
+
+void PushClient::closeLink(const std::string& reason) noexcept
+{
+    const bool connected = state_ == State::Connected;
+    state_ = State::Closing;
+    lossReason_ = reason;
+    if (!connected) {
+        kill(reason);
+        return;
+    }
+    lws_callback_on_writable(wsi_);
+    livenessTimer_.schedule(closeGrace);
+}
+
+void PushClient::reconfigure(const config::Config& config)
+{
+    const bool serverChanged = config.server != server_;
+    const bool vhostChanged =
+        config.server.tls != server_.tls || config.server.proxy != server_.proxy;
+    const bool heartbeatChanged = config.heartbeat != heartbeat_;
+
+    const config::ServerConfig previous = server_;
+    server_ = config.server;
+    if (vhostChanged) {
+        try {
+            createVhost();
+        } catch (...) {
+            server_ = previous;
+            throw;
+        }
+    }
+    heartbeat_ = config.heartbeat;
+    reconnect_ = config.reconnect;
+    backoff_.reconfigure(reconnect_);
+    displayUrl_ = maskUrl(server_.url);
+
+    if (serverChanged) {
+        log::notice("server settings changed: reconnecting to " + displayUrl_);
+        backoff_.reset();
+        if (wsi_ != nullptr) {
+            reconnectAfterClose_ = true;
+            closeLink("configuration reloaded");
+        } else if (state_ == State::WaitingToRetry) {
+            retryTimer_.cancel();
+            state_ = State::Idle;
+            connect();
+        }
+    } else if (heartbeatChanged && state_ == State::Connected) {
+        startLinkTimers();
+    }
+}
+
+void PushClient::startLinkTimers() noexcept
+{
+    heartbeatTimer_.cancel();
+    pingTimer_.cancel();
+    if (!heartbeat_.message.empty() && heartbeat_.interval.count() > 0)
+        heartbeatTimer_.schedule(duration_cast<microseconds>(heartbeat_.interval));
+    if (heartbeat_.pingInterval.count() > 0)
+        pingTimer_.schedule(duration_cast<microseconds>(heartbeat_.pingInterval));
+    if (heartbeat_.timeout.count() > 0)
+        livenessTimer_.schedule(duration_cast<microseconds>(heartbeat_.timeout));
+    else
+        livenessTimer_.cancel();
+}
+
+int PushClient::callback(lws* wsi, lws_callback_reasons reason, void*, void* in,
+                         std::size_t length)
+{
+    auto* client = static_cast<PushClient*>(lws_vhost_user(lws_get_vhost(wsi)));
+    if (client == nullptr || wsi != client->wsi_)
+        return 0;
+    return client->dispatch(reason, in, length);
+}
+
+int PushClient::dispatch(lws_callback_reasons reason, void* in, std::size_t length) noexcept
+{
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+        return appendHandshakeHeaders(static_cast<unsigned char**>(in), length);
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        onEstablished();
+        break;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        onReceive(static_cast<const char*>(in), length);
+        break;
+    case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+        lastInboundUs_ = lws_now_usecs();
+        break;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        return onWriteable();
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        onConnectionError(static_cast<const char*>(in), length);
+        break;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        onPeerClose(static_cast<const unsigned char*>(in), length);
+        break;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        noteLoss("connection closed");
+        break;
+    case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+        noteLoss("no answer to the upgrade request");
+        break;
+    case LWS_CALLBACK_WSI_DESTROY:
+        onDestroyed();
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+void PushClient::noteLoss(const std::string& reason) noexcept
+{
+    if (lossReason_.empty())
+        lossReason_ = reason;
+}
+
+int PushClient::appendHandshakeHeaders(unsigned char** position, std::size_t length) noexcept
+{
+    unsigned char* end = *position + length;
+    for (const auto& [name, value] : connectHeaders_) {
+        const std::string field = name + ":";
+        if (lws_add_http_header_by_name(wsi_, reinterpret_cast<const unsigned char*>(field.c_str()),
+                                        reinterpret_cast<const unsigned char*>(value.data()),
+                                        static_cast<int>(value.size()), position, end) != 0) {
+            noteLoss("the handshake headers do not fit");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void PushClient::onConnectionError(const char* text, std::size_t length) noexcept
+{
+    const unsigned status = lws_http_client_http_response(wsi_);
+    std::string reason = text != nullptr ? std::string(text, strnlen(text, length)) : "";
+    if (status != 0 && status != 101)
+        reason = "server answered HTTP " + std::to_string(status) + " instead of upgrading";
+    else if (reason.empty())
+        reason = "connection failed";
+    noteLoss(reason);
+}
+
+void PushClient::onEstablished() noexcept
+{
+    if (everConnected_)
+        ++counters_.reconnects;
+    everConnected_ = true;
+    established_ = true;
+    state_ = State::Connected;
+    connectedSinceUs_ = record::nowUs();
+    lastInboundUs_ = lws_now_usecs();
+    lossReason_.clear();
+    inMessage_ = false;
+    outbound_.clear();
+    pingDue_ = false;
+    log::notice("connected to " + displayUrl_);
+    sendHeartbeat();
+    startLinkTimers();
+    stableTimer_.schedule(duration_cast<microseconds>(reconnect_.stableAfter));
+    listener_.onConnected();
+}
+
+void PushClient::onReceive(const char* data, std::size_t length) noexcept
+{
+    lastInboundUs_ = lws_now_usecs();
+    if (!inMessage_) {
+        inMessage_ = true;
+        messageBinary_ = lws_frame_is_binary(wsi_) != 0;
+        messageOversized_ = false;
+        messageBytes_ = 0;
+        message_.clear();
+    }
+    messageBytes_ += length;
+    if (!messageOversized_) {
+        if (messageBytes_ > server_.maxMessageSize) {
+            messageOversized_ = true;
+            std::string().swap(message_);
+        } else {
+            message_.append(data, length);
+        }
+    }
+    if (!lws_is_final_fragment(wsi_))
+        return;
+
+    inMessage_ = false;
+    if (messageOversized_) {
+        ++counters_.oversized;
+        log::warning("dropped a message of " + std::to_string(messageBytes_) +
+                     " bytes: larger than server.max_message_size (" +
+                     std::to_string(server_.maxMessageSize) + ")");
+        return;
+    }
+    ++counters_.received;
+    listener_.onMessage(std::move(message_), messageBinary_);
+    message_ = std::string();
+}
+
+int PushClient::onWriteable() noexcept
+{
+    if (state_ == State::Closing) {
+        if (!closeSent_) {
+            closeSent_ = true;
+            lws_close_reason(wsi_, LWS_CLOSE_STATUS_NORMAL,
+                             reinterpret_cast<unsigned char*>(lossReason_.data()),
+                             lossReason_.size());
+        }
+        return -1;
+    }
+
+    if (pingDue_) {
+        pingDue_ = false;
+        unsigned char frame[LWS_PRE + 8];
+        std::memcpy(frame + LWS_PRE, "wspushd", 7);
+        if (lws_write(wsi_, frame + LWS_PRE, 7, LWS_WRITE_PING) < 0)
+            return -1;
+    } else if (!outbound_.empty()) {
+        std::string& text = outbound_.front();
+        const std::size_t length = text.size() - LWS_PRE;
+        if (lws_write(wsi_, reinterpret_cast<unsigned char*>(text.data()) + LWS_PRE, length,
+                      LWS_WRITE_TEXT) < static_cast<int>(length))
+            return -1;
+        outbound_.pop_front();
+    }
+    if (pingDue_ || !outbound_.empty())
+        lws_callback_on_writable(wsi_);
+    return 0;
+}
+
+void PushClient::onPeerClose(const unsigned char* in, std::size_t length) noexcept
+{
+    if (length < 2) {
+        noteLoss("server closed the connection without a status code");
+        return;
+    }
+    const unsigned code = (static_cast<unsigned>(in[0]) << 8) | in[1];
+    std::string reason = "server closed the connection with code " + std::to_string(code);
+    if (length > 2)
+        reason += " (" + std::string(reinterpret_cast<const char*>(in) + 2, length - 2) + ")";
+    noteLoss(reason);
+}
+
+void PushClient::onDestroyed() noexcept
+{
+    wsi_ = nullptr;
+    closeSent_ = false;
+    heartbeatTimer_.cancel();
+    pingTimer_.cancel();
+    livenessTimer_.cancel();
+    stableTimer_.cancel();
+    outbound_.clear();
+    const std::string reason = lossReason_.empty() ? "connection lost" : lossReason_;
+
+    if (established_) {
+        established_ = false;
+        log::warning("disconnected from " + displayUrl_ + ": " + reason);
+        listener_.onDisconnected(reason);
+    }
+
+    if (state_ == State::Closing && !reconnectAfterClose_) {
+        state_ = State::Stopped;
+        listener_.onStopped(false);
+        return;
+    }
+    if (reconnectAfterClose_) {
+        reconnectAfterClose_ = false;
+        state_ = State::Idle;
+        retryTimer_.schedule(microseconds(1));
+        return;
+    }
+    if (state_ != State::WaitingToRetry)
+        state_ = State::Idle;
+    scheduleRetry(reason);
+}
+
+void PushClient::queueText(const std::string& text) noexcept
+{
+    if (wsi_ == nullptr || state_ != State::Connected)
+        return;
+    std::string framed(LWS_PRE, '\0');
+    framed += text;
+    outbound_.push_back(std::move(framed));
+    lws_callback_on_writable(wsi_);
+}
+
+void PushClient::sendHeartbeat() noexcept
+{
+    if (heartbeat_.message.empty())
+        return;
+    queueText(heartbeat_.message);
+    ++counters_.heartbeatsSent;
+    if (heartbeat_.interval.count() > 0)
+        heartbeatTimer_.schedule(duration_cast<microseconds>(heartbeat_.interval));
+}
+
+void PushClient::sendPing() noexcept
+{
+    if (wsi_ == nullptr || state_ != State::Connected)
+        return;
+    pingDue_ = true;
+    lws_callback_on_writable(wsi_);
+    pingTimer_.schedule(duration_cast<microseconds>(heartbeat_.pingInterval));
+}
+
+void PushClient::checkLiveness() noexcept
+{
+    if (wsi_ == nullptr)
+        return;
+    if (state_ == State::Connecting) {
+        kill("no answer from the server in time");
+        return;
+    }
+    if (state_ == State::Closing) {
+        kill(lossReason_);
+        return;
+    }
+    const auto timeoutUs = duration_cast<microseconds>(heartbeat_.timeout).count();
+    const lws_usec_t idleUs = lws_now_usecs() - lastInboundUs_;
+    if (idleUs >= timeoutUs) {
+        kill("nothing received for " + formatSeconds(heartbeat_.timeout) +
+             ": the link is dead");
+        return;
+    }
+    livenessTimer_.schedule(microseconds(timeoutUs - idleUs));
+}
+
+} // namespace wspush::connection

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <libwebsockets.h>
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/config.hpp"
+#include "connection/backoff.hpp"
+#include "event/event_loop.hpp"
+#include "event/timer.hpp"
+
+namespace wspush::connection {
+
+// Keeps one WebSocket connection to the push server alive: heartbeat, pings, dead-link
+// detection, reconnect with backoff and jitter after every kind of loss.
+class PushClient
+{
+public:
+    enum class State { Idle, Connecting, Connected, WaitingToRetry, Closing, Stopped };
+
+    class Listener
+    {
+    public:
+        virtual void onConnected() noexcept {}
+        virtual void onDisconnected(const std::string& /*reason*/) noexcept {}
+        virtual void onRetryScheduled(config::Duration /*delay*/,
+                                      const std::string& /*reason*/) noexcept {}
+        // A whole message, reassembled from its fragments.
+        virtual void onMessage(std::string&& payload, bool binary) noexcept = 0;
+        // After stop(), or when max_attempts ran out (`gaveUp`).
+        virtual void onStopped(bool gaveUp) noexcept = 0;
+
+    protected:
+        ~Listener() = default;
+    };
+
+    struct Counters
+    {
+        std::uint64_t received = 0;  // whole messages handed on
+        std::uint64_t oversized = 0; // messages over max_message_size, dropped
+        std::uint64_t reconnects = 0;
+        std::uint64_t heartbeatsSent = 0;
+    };
+
+    // Throws on error.
+    PushClient(event::EventLoop& loop, Listener& listener, const config::Config& config);
+    ~PushClient();
+    PushClient(const PushClient&) = delete;
+    PushClient& operator=(const PushClient&) = delete;
+
+    void start() noexcept;
+    // Closes with 1000 and reports onStopped() once the link is gone.
+    void stop() noexcept;
+    // Takes a reloaded config; a changed server section closes the link and reconnects.
+    void reconfigure(const config::Config& config);
+
+    State state() const noexcept { return state_; }
+    const std::string& displayUrl() const noexcept { return displayUrl_; }
+    std::int64_t connectedSinceUs() const noexcept { return connectedSinceUs_; }
+    const Counters& counters() const noexcept { return counters_; }
+
+private:
+    static int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
+                        std::size_t length);
+    int dispatch(lws_callback_reasons reason, void* in, std::size_t length) noexcept;
+
+    void createVhost();
+    void connect() noexcept;
+    void scheduleRetry(const std::string& reason) noexcept;
+    void closeLink(const std::string& reason) noexcept;
+    void kill(const std::string& reason) noexcept;
+    void noteLoss(const std::string& reason) noexcept;
+    void startLinkTimers() noexcept;
+    void queueText(const std::string& text) noexcept;
+
+    int appendHandshakeHeaders(unsigned char** position, std::size_t length) noexcept;
+    void onConnectionError(const char* text, std::size_t length) noexcept;
+    void onEstablished() noexcept;
+    void onReceive(const char* data, std::size_t length) noexcept;
+    int onWriteable() noexcept;
+    void onPeerClose(const unsigned char* in, std::size_t length) noexcept;
+    void onDestroyed() noexcept;
+
+    void sendHeartbeat() noexcept;
+    void sendPing() noexcept;
+    void checkLiveness() noexcept;
+
+    event::EventLoop& loop_;
+    Listener& listener_;
+    config::ServerConfig server_;
+    config::HeartbeatConfig heartbeat_;
+    config::ReconnectConfig reconnect_;
+    std::string displayUrl_;
+
+    lws_protocols protocols_[2]{};
+    lws_retry_bo_t idlePolicy_{};
+    lws_vhost* vhost_ = nullptr;
+    lws_vhost* retiredVhost_ = nullptr; // replaced by a reload, destroyed once idle
+    lws* wsi_ = nullptr;
+    State state_ = State::Idle;
+    bool established_ = false; // the current wsi completed the upgrade
+    bool everConnected_ = false;
+    bool reconnectAfterClose_ = false;
+    bool closeSent_ = false;
+
+    Backoff backoff_;
+    Counters counters_;
+    std::string lossReason_;
+    std::int64_t connectedSinceUs_ = 0;
+    std::int64_t lastInboundUs_ = 0;
+
+    // What the current attempt sends, resolved at connect time (the token is read afresh).
+    std::string connectHost_;
+    std::string connectAddress_;
+    std::string connectPath_;
+    std::vector<std::pair<std::string, std::string>> connectHeaders_;
+
+    std::deque<std::string> outbound_; // texts, each with LWS_PRE bytes of headroom
+    bool pingDue_ = false;
+
+    std::string message_; // the message being reassembled
+    std::size_t messageBytes_ = 0;
+    bool inMessage_ = false;
+    bool messageBinary_ = false;
+    bool messageOversized_ = false;
+
+    event::Timer retryTimer_;
+    event::Timer heartbeatTimer_;
+    event::Timer pingTimer_;
+    event::Timer livenessTimer_;
+    event::Timer stableTimer_;
+};
+
+} // namespace wspush::connection

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+#include "connection/token.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include "system/unique_fd.hpp"
+
+namespace wspush::connection {
+
+namespace {
+
+constexpr std::string_view placeholder = "${TOKEN}";
+
+std::string credentialPath(const std::string& name)
+{
+    const char* directory = std::getenv("CREDENTIALS_DIRECTORY");
+    if (directory == nullptr || *directory == '\0')
+        throw std::runtime_error("token_credential " + name +
+                                 ": $CREDENTIALS_DIRECTORY is not set (is LoadCredential= "
+                                 "in the unit?)");
+    return std::string(directory) + "/" + name;
+}
+
+std::string trim(const std::string& text)
+{
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos)
+        return {};
+    const auto last = text.find_last_not_of(" \t\r\n");
+    return text.substr(first, last - first + 1);
+}
+
+std::string readFile(const std::string& path)
+{
+    const system::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.isValid())
+        throw std::runtime_error("token file " + path + ": cannot open: " + std::strerror(errno));
+    std::string content;
+    char buffer[4096];
+    for (;;) {
+        const ssize_t got = ::read(fd.get(), buffer, sizeof buffer);
+        if (got == 0)
+            return content;
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            throw std::runtime_error("token file " + path + ": cannot read: " +
+                                     std::strerror(errno));
+        }
+        content.append(buffer, static_cast<std::size_t>(got));
+    }
+}
+
+} // namespace
+
+std::string readToken(const config::ServerConfig& server)
+{
+    std::string path;
+    if (!server.tokenFile.empty())
+        path = server.tokenFile;
+    else if (!server.tokenCredential.empty())
+        path = credentialPath(server.tokenCredential);
+    else
+        return {};
+
+    const std::string content = readFile(path);
+    std::string token = trim(content);
+    if (token.empty())
+        throw std::runtime_error("token file " + path + " is empty");
+    return token;
+}
+
+std::string substituteToken(std::string_view text, std::string_view token)
+{
+    std::string result(text);
+    for (auto at = result.find(placeholder); at != std::string::npos;
+         at = result.find(placeholder, at + token.size()))
+        result.replace(at, placeholder.size(), token);
+    return result;
+}
+
+bool usesToken(std::string_view text) noexcept
+{
+    return text.find(placeholder) != std::string_view::npos;
+}
+
+} // namespace wspush::connection

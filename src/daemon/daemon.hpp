@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "config/config.hpp"
+#include "connection/push_client.hpp"
+#include "event/event_loop.hpp"
+#include "event/signal_watcher.hpp"
+#include "sinks/sink.hpp"
+
+namespace wspush::daemon {
+
+// Owns the loop, the push connection and the sinks, and turns each received message into
+// one record for every sink.
+class Daemon final : private connection::PushClient::Listener
+{
+public:
+    // Throws on error: a sink that cannot be set up, the loop, the client.
+    Daemon(std::string configPath, config::Config config);
+    Daemon(const Daemon&) = delete;
+    Daemon& operator=(const Daemon&) = delete;
+
+    // Runs until SIGTERM/SIGINT (0) or until reconnecting gave up (1); returns the exit code.
+    int run();
+
+private:
+    void onSignal(int signal) noexcept;
+    void reload() noexcept;
+    void flushSinks() noexcept;
+    void useFilter(const config::FilterConfig& filter);
+
+    void onMessage(std::string&& payload, bool binary) noexcept override;
+    void onStopped(bool gaveUp) noexcept override;
+
+    std::string configPath_;
+    config::Config config_;
+    event::EventLoop loop_;
+    event::SignalWatcher signals_;
+    std::vector<std::unique_ptr<sinks::Sink>> sinks_;
+    connection::PushClient client_;
+
+    std::unordered_set<std::string> dropTexts_;
+    std::uint64_t nextSeq_ = 1;
+    std::uint64_t filtered_ = 0;
+    std::uint64_t invalidUtf8_ = 0;
+    bool stopping_ = false;
+    int exitCode_ = 0;
+};
+
+} // namespace wspush::daemon

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+#include <getopt.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "build_config.hpp"
+#include "config/config_error.hpp"
+#include "config/loader.hpp"
+#include "connection/token.hpp"
+#include "daemon/daemon.hpp"
+#include "sinks/sink_registry.hpp"
+#include "system/log.hpp"
+
+namespace {
+
+constexpr int exitFailure = 1;
+constexpr int exitUsage = 2;
+constexpr int exitConfig = 78; // EX_CONFIG
+
+struct Options
+{
+    std::string configPath = WSPUSH_DEFAULT_CONFIG;
+    bool checkOnly = false;
+    bool verbose = false;
+};
+
+void printUsage(std::FILE* to)
+{
+    std::fprintf(to,
+                 "Usage: wspushd [--config PATH] [--check-config] [--verbose] [--version] "
+                 "[--help]\n"
+                 "Keeps a WebSocket push connection alive and hands every message to sinks.\n\n"
+                 "  -c, --config PATH   configuration file (default %s)\n"
+                 "      --check-config  validate the configuration and exit\n"
+                 "  -v, --verbose       log debug details, libwebsockets' included\n"
+                 "      --version       print the version and exit\n"
+                 "  -h, --help          print this help and exit\n",
+                 WSPUSH_DEFAULT_CONFIG);
+}
+
+// Returns an exit code when the command line is all there is to do.
+std::optional<int> parseArguments(int argc, char** argv, Options& options)
+{
+    enum { optCheck = 256, optVersion };
+    static const option longOptions[] = {
+        {"config", required_argument, nullptr, 'c'},
+        {"check-config", no_argument, nullptr, optCheck},
+        {"verbose", no_argument, nullptr, 'v'},
+        {"version", no_argument, nullptr, optVersion},
+        {"help", no_argument, nullptr, 'h'},
+        {nullptr, 0, nullptr, 0},
+    };
+    for (int opt; (opt = getopt_long(argc, argv, "c:vh", longOptions, nullptr)) != -1;) {
+        switch (opt) {
+        case 'c':
+            options.configPath = optarg;
+            break;
+        case optCheck:
+            options.checkOnly = true;
+            break;
+        case 'v':
+            options.verbose = true;
+            break;
+        case optVersion:
+            std::printf("wspushd %s\n", WSPUSH_VERSION);
+            return 0;
+        case 'h':
+            printUsage(stdout);
+            return 0;
+        default:
+            printUsage(stderr);
+            return exitUsage;
+        }
+    }
+    if (optind != argc) {
+        std::fprintf(stderr, "wspushd: unexpected argument '%s'\n", argv[optind]);
+        printUsage(stderr);
+        return exitUsage;
+    }
+    return std::nullopt;
+}
+
+// Throws config::ConfigError, or std::runtime_error for an unreadable token.
+wspush::config::Config loadConfig(const std::string& path)
+{
+    wspush::config::Config config = wspush::config::loadConfigFile(path);
+    wspush::sinks::checkSinkTypes(config);
+    wspush::connection::readToken(config.server);
+    return config;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    using namespace wspush;
+
+    Options options;
+    if (const auto done = parseArguments(argc, argv, options))
+        return *done;
+    log::setVerbose(options.verbose);
+    log::routeLwsLogs();
+    signal(SIGPIPE, SIG_IGN);
+
+    config::Config config;
+    try {
+        config = loadConfig(options.configPath);
+    } catch (const std::exception& error) {
+        log::error(error.what());
+        return exitConfig;
+    }
+    if (options.checkOnly) {
+        std::printf("%s: configuration is valid\n", options.configPath.c_str());
+        return 0;
+    }
+
+    try {
+        daemon::Daemon daemon(options.configPath, std::move(config));
+        return daemon.run();
+    } catch (const std::exception& error) {
+        log::error(error.what());
+        return exitFailure;
+    }
+}

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+#include "event/event_loop.hpp"
+
+#include <stdexcept>
+
+namespace wspush::event {
+
+EventLoop::EventLoop()
+{
+    lws_context_creation_info info{};
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    context_ = lws_create_context(&info);
+    if (context_ == nullptr)
+        throw std::runtime_error("cannot create the libwebsockets context");
+}
+
+EventLoop::~EventLoop()
+{
+    lws_context_destroy(context_);
+}
+
+void EventLoop::run(const std::function<void()>& afterIteration)
+{
+    stopping_ = false;
+    while (!stopping_) {
+        if (lws_service(context_, 0) < 0)
+            throw std::runtime_error("the libwebsockets event loop failed");
+        afterIteration();
+    }
+}
+
+} // namespace wspush::event

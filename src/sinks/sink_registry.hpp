@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <memory>
+
+#include "config/config.hpp"
+#include "event/event_loop.hpp"
+#include "sinks/sink.hpp"
+
+namespace wspush::sinks {
+
+// Throws config::ConfigError, at the sink's place in the file, for a type this build does
+// not provide yet.
+void checkSinkTypes(const config::Config& config);
+
+// Throws on error (a file that cannot be opened, ...).
+std::unique_ptr<Sink> createSink(const config::SinkConfig& config, event::EventLoop& loop);
+
+} // namespace wspush::sinks

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+#include "connection/backoff.hpp"
+#include "connection/server_url.hpp"
+#include "connection/token.hpp"
+
+using namespace wspush;
+using namespace std::chrono_literals;
+
+TEST_CASE("backoff grows from initial_delay by multiplier up to max_delay")
+{
+    config::ReconnectConfig config;
+    config.initialDelay = 1s;
+    config.maxDelay = 10s;
+    config.multiplier = 2.0;
+    config.jitter = 0.0;
+    connection::Backoff backoff(config, 1);
+    const long expected[] = {1000, 2000, 4000, 8000, 10000, 10000};
+    for (long ms : expected)
+        CHECK(backoff.next().count() == ms);
+    CHECK(backoff.attempts() == 6);
+    backoff.reset();
+    CHECK(backoff.attempts() == 0);
+    CHECK(backoff.next().count() == 1000);
+}
+
+TEST_CASE("jitter spreads each delay within +/- jitter and never past max_delay")
+{
+    config::ReconnectConfig config;
+    config.initialDelay = 1s;
+    config.maxDelay = 8s;
+    config.multiplier = 2.0;
+    config.jitter = 0.2;
+    long lowest = 1'000'000, highest = 0;
+    for (std::uint64_t seed = 0; seed < 2000; ++seed) {
+        connection::Backoff backoff(config, seed);
+        const long first = backoff.next().count();
+        CHECK(first >= 800);
+        CHECK(first <= 1200);
+        lowest = std::min(lowest, first);
+        highest = std::max(highest, first);
+        for (int i = 0; i < 6; ++i) {
+            const long later = backoff.next().count();
+            CHECK(later <= 8000);
+        }
+        CHECK(backoff.next().count() >= 6400);
+    }
+    // The spread is really used, so a fleet does not reconnect in step.
+    CHECK(lowest < 850);
+    CHECK(highest > 1150);
+}
+
+TEST_CASE("server URLs")
+{
+    const auto plain = connection::parseServerUrl("ws://push.example.com/websocket/7");
+    REQUIRE(plain);
+    CHECK_FALSE(plain->secure);
+    CHECK(plain->host == "push.example.com");
+    CHECK(plain->port == 80);
+    CHECK(plain->path == "/websocket/7");
+
+    const auto secure = connection::parseServerUrl("wss://u:p@[::1]:8443?x=1#frag");
+    REQUIRE(secure);
+    CHECK(secure->secure);
+    CHECK(secure->userInfo == "u:p");
+    CHECK(secure->host == "::1");
+    CHECK(secure->port == 8443);
+    CHECK(secure->path == "/?x=1");
+
+    CHECK(connection::parseServerUrl("wss://h")->port == 443);
+    CHECK(connection::parseServerUrl("wss://h")->path == "/");
+    CHECK_FALSE(connection::parseServerUrl("http://h/"));
+    CHECK_FALSE(connection::parseServerUrl("ws:///path"));
+    CHECK_FALSE(connection::parseServerUrl("ws://h:0/"));
+    CHECK_FALSE(connection::parseServerUrl("ws://h:70000/"));
+    CHECK_FALSE(connection::parseServerUrl("ws://h:8x/"));
+    CHECK_FALSE(connection::parseServerUrl("ws://[::1/"));
+}
+
+TEST_CASE("masked URLs hide credentials and the token")
+{
+    CHECK(connection::maskUrl("wss://user:secret@h:1/ws/${TOKEN}?t=${TOKEN}") ==
+          "wss://***@h:1/ws/***?t=***");
+    CHECK(connection::maskUrl("ws://h/websocket/42") == "ws://h/websocket/42");
+    CHECK(connection::maskUrl("ws://h/a@b") == "ws://h/a@b");
+}
+
+TEST_CASE("tokens are read afresh, trimmed, and substituted")
+{
+    char path[] = "/tmp/wspush-token-XXXXXX";
+    const int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    REQUIRE(write(fd, "  abc123 \n", 10) == 10);
+    close(fd);
+
+    config::ServerConfig server;
+    server.tokenFile = path;
+    CHECK(connection::readToken(server) == "abc123");
+
+    std::FILE* rotated = std::fopen(path, "w");
+    std::fputs("rotated\n", rotated);
+    std::fclose(rotated);
+    CHECK(connection::readToken(server) == "rotated");
+
+    unlink(path);
+    CHECK_THROWS_WITH_AS(connection::readToken(server),
+                         (std::string("token file ") + path +
+                          ": cannot open: No such file or directory")
+                             .c_str(),
+                         std::runtime_error);
+
+    CHECK(connection::readToken(config::ServerConfig{}).empty());
+    CHECK(connection::substituteToken("a ${TOKEN} b ${TOKEN}", "t") == "a t b t");
+    CHECK(connection::usesToken("Bearer ${TOKEN}"));
+    CHECK_FALSE(connection::usesToken("Bearer x"));
+}
+
+TEST_CASE("systemd credentials come from $CREDENTIALS_DIRECTORY")
+{
+    config::ServerConfig server;
+    server.tokenCredential = "push-token";
+    unsetenv("CREDENTIALS_DIRECTORY");
+    CHECK_THROWS_AS(connection::readToken(server), std::runtime_error);
+
+    char directory[] = "/tmp/wspush-creds-XXXXXX";
+    REQUIRE(mkdtemp(directory) != nullptr);
+    const std::string file = std::string(directory) + "/push-token";
+    std::FILE* out = std::fopen(file.c_str(), "w");
+    std::fputs("from-credential", out);
+    std::fclose(out);
+    setenv("CREDENTIALS_DIRECTORY", directory, 1);
+    CHECK(connection::readToken(server) == "from-credential");
+    unlink(file.c_str());
+    rmdir(directory);
+    unsetenv("CREDENTIALS_DIRECTORY");
+}

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+#include <doctest/doctest.h>
+
+#include "record/encoder.hpp"
+#include "record/json_text.hpp"
+#include "record/timestamp.hpp"
+#include "record/utf8.hpp"
+
+using namespace wspush::record;
+
+namespace {
+
+// 2026-11-27T22:31:05.123456Z
+constexpr std::int64_t sampleUs = 1'795'818'665'123'456;
+
+std::string lineFor(std::string payload, bool binary = false)
+{
+    return encodeRecord(1042, sampleUs, std::move(payload), binary).record.line;
+}
+
+std::string compact(std::string_view text)
+{
+    std::string out = "prefix";
+    if (!appendCompactJson(text, out)) {
+        CHECK(out == "prefix");
+        return "<text>";
+    }
+    return out.substr(6);
+}
+
+} // namespace
+
+TEST_CASE("timestamps are RFC 3339 UTC with microseconds")
+{
+    std::string out;
+    appendTimestamp(sampleUs, out);
+    CHECK(out == "2026-11-27T22:31:05.123456Z");
+    out.clear();
+    appendTimestamp(0, out);
+    CHECK(out == "1970-01-01T00:00:00.000000Z");
+}
+
+TEST_CASE("a JSON object becomes data as a value, compacted")
+{
+    CHECK(lineFor(R"({"type": "order",
+  "id": 7})") ==
+          "{\"seq\":1042,\"ts\":\"2026-11-27T22:31:05.123456Z\","
+          "\"data\":{\"type\":\"order\",\"id\":7}}\n");
+}
+
+TEST_CASE("any JSON value at the root is JSON")
+{
+    CHECK(compact("42") == "42");
+    CHECK(compact(R"("x")") == R"("x")");
+    CHECK(compact("[1]") == "[1]");
+    CHECK(compact("null") == "null");
+    CHECK(compact(" \t\r\n true \n") == "true");
+    CHECK(compact("-0.5e+10") == "-0.5e+10");
+    CHECK(compact("{}") == "{}");
+    CHECK(compact("[ ]") == "[]");
+    CHECK(compact(R"([ {"a" : [ 1 , 2 ] } , "b c" ])") == R"([{"a":[1,2]},"b c"])");
+    CHECK(compact(R"("\u00e9\n\"\\\/")") == R"("\u00e9\n\"\\\/")");
+    CHECK(compact("\"日本\"") == "\"日本\"");
+}
+
+TEST_CASE("what RFC 8259 does not allow is text")
+{
+    for (const char* text :
+         {"", " ", "true story", "42 is not JSON", "{\"a\":1,}", "[1,]", "[1 2]", "// c\n1",
+          "/* c */ 1", "{'a':1}", "{a:1}", "01", "1.", ".5", "+1", "1e", "NaN", "Infinity",
+          "tru", "nul", "\"unterminated", "\"tab\there\"", "\"\\x\"", "\"\\u12G4\"", "{\"a\"}",
+          "{\"a\" 1}", "{1:2}", "[", "]", "{", "}", "[1]]", "{}{}", "1 2", "\"a\"\"b\""})
+        CHECK_MESSAGE(compact(text) == "<text>", text);
+}
+
+TEST_CASE("deep nesting costs no stack")
+{
+    const std::size_t depth = 200000;
+    const std::string deep = std::string(depth, '[') + std::string(depth, ']');
+    CHECK(compact(deep) == deep);
+    CHECK(compact(deep + "]") == "<text>");
+}
+
+TEST_CASE("text that is not JSON is a JSON string, with newlines escaped")
+{
+    CHECK(lineFor("not json\nsecond line\r\t\"q\" \\ \x01") ==
+          "{\"seq\":1042,\"ts\":\"2026-11-27T22:31:05.123456Z\","
+          "\"data\":\"not json\\nsecond line\\r\\t\\\"q\\\" \\\\ \\u0001\"}\n");
+    CHECK(lineFor("42 is not JSON").find(R"("data":"42 is not JSON")") != std::string::npos);
+}
+
+TEST_CASE("unicode passes through untouched")
+{
+    CHECK(lineFor("来自后台的反馈:连接成功").find("\"data\":\"来自后台的反馈:连接成功\"") !=
+          std::string::npos);
+    CHECK(lineFor(R"({"emoji":"😀"})").find(R"("data":{"emoji":"😀"})") != std::string::npos);
+}
+
+TEST_CASE("invalid UTF-8 is replaced by U+FFFD and counted; the payload stays as received")
+{
+    const std::string payload = "a\xC3\x28z\xFF";
+    const auto encoded = encodeRecord(1, sampleUs, payload, false);
+    CHECK(encoded.invalidUtf8 == 2);
+    CHECK(encoded.record.payload == payload);
+    CHECK(encoded.record.line.find("\"data\":\"a\xEF\xBF\xBD(z\xEF\xBF\xBD\"") !=
+          std::string::npos);
+    // JSON in an invalid frame is not JSON: RFC 8259 text is UTF-8.
+    CHECK(encodeRecord(1, sampleUs, "[\"\xFF\"]", false).record.line.find("\"data\":\"[") !=
+          std::string::npos);
+}
+
+TEST_CASE("binary frames are base64 with binary:true")
+{
+    CHECK(lineFor(std::string("\x00\x01" "bin", 5), true) ==
+          "{\"seq\":1042,\"ts\":\"2026-11-27T22:31:05.123456Z\","
+          "\"data\":\"AAFiaW4=\",\"binary\":true}\n");
+    CHECK(lineFor("", true).find(R"("data":"","binary":true)") != std::string::npos);
+    CHECK(lineFor("{}", true).find(R"("data":"e30=","binary":true)") != std::string::npos);
+}
+
+TEST_CASE("a record line never holds a raw newline but its end")
+{
+    for (const char* payload : {"[1,\n2]", "a\nb", "\n", "{\"k\":\n\"v\"}\n"}) {
+        const std::string line = lineFor(payload);
+        CHECK(line.find('\n') == line.size() - 1);
+    }
+}
+
+TEST_CASE("UTF-8 validation follows RFC 3629")
+{
+    CHECK(isValidUtf8(""));
+    CHECK(isValidUtf8("plain ascii"));
+    CHECK(isValidUtf8("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"));
+    CHECK_FALSE(isValidUtf8("\xC0\xAF"));         // overlong '/'
+    CHECK_FALSE(isValidUtf8("\xE0\x80\xAF"));     // overlong
+    CHECK_FALSE(isValidUtf8("\xED\xA0\x80"));     // surrogate
+    CHECK_FALSE(isValidUtf8("\xF4\x90\x80\x80")); // above U+10FFFF
+    CHECK_FALSE(isValidUtf8("\xE2\x82"));         // truncated
+    CHECK_FALSE(isValidUtf8("\x80"));             // lone continuation
+}
+
+TEST_CASE("each maximal invalid subpart becomes one U+FFFD")
+{
+    std::string out;
+    CHECK(appendSanitizedUtf8("\xE2\x82" "A\xF0\x9F\x98", out) == 2);
+    CHECK(out == "\xEF\xBF\xBD" "A\xEF\xBF\xBD");
+    out.clear();
+    CHECK(appendSanitizedUtf8("\xC0\xAF", out) == 2);
+    CHECK(out == "\xEF\xBF\xBD\xEF\xBF\xBD");
+}
