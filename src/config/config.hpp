@@ -34,7 +34,7 @@ struct ServerConfig
     std::string subprotocol;
     TlsConfig tls;
     std::string proxy;
-    std::size_t maxMessageSize = 1024 * 1024;
+    std::size_t maxMessageSize = std::size_t{1024} * 1024;
 
     bool operator==(const ServerConfig&) const = default;
 };
@@ -101,8 +101,12 @@ struct UnixSinkConfig
     std::string path = "/run/wspushd/wspushd.sock";
     unsigned mode = 0660;
     std::string group;
-    std::size_t maxQueue = 4 * 1024 * 1024;
-    enum class Policy { Disconnect, Drop } policy = Policy::Disconnect;
+    std::size_t maxQueue = std::size_t{4} * 1024 * 1024;
+    enum class Policy
+    {
+        Disconnect,
+        Drop
+    } policy = Policy::Disconnect;
     std::size_t replay = 1000;
     bool allowSend = false;
 
@@ -112,12 +116,22 @@ struct UnixSinkConfig
 struct FileSinkConfig
 {
     std::string path = "/var/lib/wspushd/messages.jsonl";
-    enum class Format { Jsonl, Raw } format = Format::Jsonl;
-    enum class Fsync { None, Always, Interval } fsync = Fsync::None;
+    enum class Format
+    {
+        Jsonl,
+        Raw
+    } format = Format::Jsonl;
+    enum class Fsync
+    {
+        None,
+        Always,
+        Interval
+    } fsync = Fsync::None;
     Duration fsyncInterval = std::chrono::seconds(1);
     std::size_t maxSize = 0; // 0: never rotate
     unsigned keep = 5;
-    std::size_t maxQueue = 4 * 1024 * 1024; // bytes held while the file cannot be written
+    std::size_t maxQueue =
+        std::size_t{4} * 1024 * 1024; // bytes held while the file cannot be written
 
     bool operator==(const FileSinkConfig&) const = default;
 };

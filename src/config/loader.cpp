@@ -26,6 +26,7 @@
 
 #include "config/config_error.hpp"
 #include "config/units.hpp"
+#include "system/unique_fd.hpp"
 
 namespace wspush::config {
 
@@ -40,19 +41,26 @@ Location locationOf(const std::string& file, const YAML::Mark& mark)
     return {file, mark.line + 1, mark.column + 1};
 }
 
+// A value as shown in a message; a long one (a whole file read as one scalar) is cut short.
 std::string quoted(std::string_view text)
 {
+    constexpr std::size_t maxShown = 80;
+    if (text.size() > maxShown) {
+        return "'" + std::string(text.substr(0, maxShown - 3)) + "...'";
+    }
     return "'" + std::string(text) + "'";
 }
 
 std::string formatDuration(Duration duration)
 {
-    const auto ms = duration.count();
-    if (ms != 0 && ms % (60 * 60 * 1000) == 0) {
-        return std::to_string(ms / (60 * 60 * 1000)) + "h";
+    constexpr Duration::rep msPerMinute = 60'000;
+    constexpr Duration::rep msPerHour = 60 * msPerMinute;
+    const Duration::rep ms = duration.count();
+    if (ms != 0 && ms % msPerHour == 0) {
+        return std::to_string(ms / msPerHour) + "h";
     }
-    if (ms != 0 && ms % (60 * 1000) == 0) {
-        return std::to_string(ms / (60 * 1000)) + "m";
+    if (ms != 0 && ms % msPerMinute == 0) {
+        return std::to_string(ms / msPerMinute) + "m";
     }
     if (ms % 1000 == 0) {
         return std::to_string(ms / 1000) + "s";
@@ -149,8 +157,9 @@ bool isHttpProxy(std::string_view proxy)
 class Value
 {
 public:
-    Value(YAML::Node node, std::string path, const std::string& file, const YAML::Mark& keyMark)
-        : node_(std::move(node)), path_(std::move(path)), file_(&file),
+    Value(const YAML::Node& node, std::string path, const std::string& file,
+          const YAML::Mark& keyMark)
+        : node_(node), path_(std::move(path)), file_(&file),
           // An empty value has no text to point at; its key is the better place.
           mark_(node_.IsNull() ? keyMark : node_.Mark())
     {
@@ -439,7 +448,7 @@ std::string expandEnvironment(const Value& value)
 
 std::string parseUrl(const Value& value)
 {
-    const std::string url = expandEnvironment(value);
+    std::string url = expandEnvironment(value);
     if (hasControlCharacters(url) || url.find(' ') != std::string::npos) {
         value.fail("must not contain spaces or control characters");
     }
@@ -467,8 +476,8 @@ std::vector<std::pair<std::string, std::string>> parseHeaders(const Value& value
             entry.key.fail("invalid header name " + quoted(entry.name));
         }
         // HTTP header names ignore case, so "Authorization" and "authorization" collide.
-        for (const auto& [name, unused] : headers) {
-            if (strcasecmp(name.c_str(), entry.name.c_str()) == 0) {
+        for (const auto& header : headers) {
+            if (strcasecmp(header.first.c_str(), entry.name.c_str()) == 0) {
                 entry.key.fail("header " + quoted(entry.name) + " is set twice");
             }
         }
@@ -665,7 +674,7 @@ int parsePriority(const Value& value)
 }
 
 // Below this a single large message could not even be queued once.
-constexpr std::size_t minQueueSize = 64 * 1024;
+constexpr std::size_t minQueueSize = std::size_t{64} * 1024;
 
 std::size_t parseQueueSize(const Value& value)
 {
@@ -838,26 +847,22 @@ std::string readFile(const std::string& path)
     const auto failure = [&path](int error) {
         return ConfigError({path, 1, 1}, std::string("cannot read file: ") + std::strerror(error));
     };
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    const system::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.isValid()) {
         throw failure(errno);
     }
     std::string text;
     char buffer[16 * 1024];
     for (;;) {
-        const ssize_t n = ::read(fd, buffer, sizeof buffer);
+        const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
         if (n > 0) {
             text.append(buffer, static_cast<std::size_t>(n));
         } else if (n == 0) {
-            break;
+            return text;
         } else if (errno != EINTR) {
-            const int error = errno;
-            ::close(fd);
-            throw failure(error);
+            throw failure(errno);
         }
     }
-    ::close(fd);
-    return text;
 }
 
 } // namespace

@@ -18,8 +18,8 @@ struct Unit
 constexpr std::array durationUnits{
     Unit{"ms", 1},
     Unit{"s", 1000},
-    Unit{"m", 60 * 1000},
-    Unit{"h", 60 * 60 * 1000},
+    Unit{"m", 60'000},
+    Unit{"h", 3'600'000},
 };
 
 constexpr std::array sizeUnits{
@@ -30,8 +30,8 @@ constexpr std::array sizeUnits{
     Unit{"GiB", std::uint64_t{1} << 30},
     Unit{"kB", 1000},
     Unit{"KB", 1000},
-    Unit{"MB", 1000 * 1000},
-    Unit{"GB", 1000 * 1000 * 1000},
+    Unit{"MB", 1'000'000},
+    Unit{"GB", 1'000'000'000},
 };
 
 // Enough for any sub-unit precision that still lands on a whole millisecond or byte, and

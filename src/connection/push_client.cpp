@@ -83,7 +83,7 @@ PushClient::PushClient(event::EventLoop& loop, Listener& listener, const config:
       heartbeatTimer_(loop.context(), [this] { sendHeartbeat(); }),
       pingTimer_(loop.context(), [this] { sendPing(); }),
       livenessTimer_(loop.context(), [this] { checkLiveness(); }),
-      stableTimer_(loop.context(), [this] { backoff_.reset(); })
+      stableTimer_(loop.context(), [this] { onStable(); })
 {
     protocols_[0].name = "wspush-client";
     protocols_[0].callback = callback;
@@ -265,12 +265,11 @@ void PushClient::closeLink(const std::string& reason) noexcept
     const bool connected = state_ == State::Connected;
     state_ = State::Closing;
     lossReason_ = reason;
-    if (!connected) {
-        kill(reason);
-        return;
-    }
-    lws_callback_on_writable(wsi_);
     livenessTimer_.schedule(closeGrace);
+    if (connected)
+        lws_callback_on_writable(wsi_);
+    else
+        kill(reason);
 }
 
 void PushClient::reconfigure(const config::Config& config)
@@ -405,10 +404,15 @@ void PushClient::onConnectionError(const char* text, std::size_t length) noexcep
 
 void PushClient::onEstablished() noexcept
 {
+    if (state_ == State::Closing) {
+        // Asked to close while the upgrade was under way: say goodbye properly.
+        lws_callback_on_writable(wsi_);
+        return;
+    }
+    established_ = true;
     if (everConnected_)
         ++counters_.reconnects;
     everConnected_ = true;
-    established_ = true;
     state_ = State::Connected;
     connectedSinceUs_ = record::nowUs();
     lastInboundUs_ = lws_now_usecs();
@@ -421,6 +425,13 @@ void PushClient::onEstablished() noexcept
     startLinkTimers();
     stableTimer_.schedule(duration_cast<microseconds>(reconnect_.stableAfter));
     listener_.onConnected();
+}
+
+void PushClient::onStable() noexcept
+{
+    backoff_.reset();
+    log::debug("link stable for " + formatSeconds(reconnect_.stableAfter) +
+               ": the reconnect delay starts again from initial_delay");
 }
 
 void PushClient::onReceive(const char* data, std::size_t length) noexcept

@@ -81,6 +81,7 @@ private:
     int appendHandshakeHeaders(unsigned char** position, std::size_t length) noexcept;
     void onConnectionError(const char* text, std::size_t length) noexcept;
     void onEstablished() noexcept;
+    void onStable() noexcept;
     void onReceive(const char* data, std::size_t length) noexcept;
     int onWriteable() noexcept;
     void onPeerClose(const unsigned char* in, std::size_t length) noexcept;

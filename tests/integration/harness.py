@@ -144,17 +144,24 @@ class Daemon:
             self.process.wait()
             raise AssertionError(f"wspushd did not exit within {timeout} s of SIGTERM")
 
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
     def wait_exit(self, timeout=DEFAULT_WAIT):
         return self.process.wait(timeout=timeout)
 
 
-def config_yaml(url, sink_path=None, heartbeat=None, reconnect=None, extra=""):
+def config_yaml(url, sink_path=None, heartbeat=None, reconnect=None, server=None, extra=""):
     """A config text with fast test timings unless overridden."""
     heartbeat = {"interval": "30s", "ping_interval": "20s", "timeout": "60s",
                  **(heartbeat or {})}
     reconnect = {"initial_delay": "200ms", "max_delay": "2s", "jitter": "0.2",
                  "stable_after": "1s", **(reconnect or {})}
-    lines = ["server:", f"  url: {url}", "heartbeat:"]
+    lines = ["server:", f"  url: {url}"]
+    lines += [f"  {key}: {value}" for key, value in (server or {}).items()]
+    lines += ["heartbeat:"]
     lines += [f"  {key}: {json.dumps(value)}" for key, value in heartbeat.items()]
     lines += ["reconnect:"]
     lines += [f"  {key}: {value}" for key, value in reconnect.items()]
@@ -192,29 +199,16 @@ class DaemonTestCase(unittest.TestCase):
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix="wspush-it-")
         self.sink = os.path.join(self.workdir, "messages.jsonl")
-        self._cleanups = []
-
-    def tearDown(self):
-        for cleanup in reversed(self._cleanups):
-            try:
-                cleanup()
-            except Exception:  # noqa: BLE001 - teardown must go on
-                pass
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.addCleanup(shutil.rmtree, self.workdir, ignore_errors=True)
 
     def server(self, *args):
         server = TestServer(*args)
-        self._cleanups.append(server.stop)
+        self.addCleanup(server.stop)
         return server
 
     def daemon(self, config_text, args=()):
         daemon = Daemon(self.workdir, config_text, args)
-
-        def stop():
-            if daemon.process.poll() is None:
-                daemon.process.kill()
-                daemon.process.wait()
-        self._cleanups.append(stop)
+        self.addCleanup(daemon.kill)
         return daemon
 
 

@@ -19,7 +19,7 @@ using namespace wspush::config;
 namespace {
 
 // Only the required key; cases about other settings append to it from line 3 on.
-const std::string minimal = "server:\n  url: ws://push.example.com/ws\n";
+constexpr const char* minimal = "server:\n  url: ws://push.example.com/ws\n";
 
 std::string errorOf(const std::string& yaml)
 {
@@ -33,12 +33,12 @@ std::string errorOf(const std::string& yaml)
 
 std::string errorWith(const std::string& yaml)
 {
-    return errorOf(minimal + yaml);
+    return errorOf(std::string(minimal) + yaml);
 }
 
 Config parseWith(const std::string& yaml)
 {
-    return parseConfig(minimal + yaml, "test.yaml");
+    return parseConfig(std::string(minimal) + yaml, "test.yaml");
 }
 
 // A fresh directory under the system temporary directory, removed again at scope exit.
@@ -57,7 +57,7 @@ public:
 
     std::string file(const std::string& name, const std::string& content) const
     {
-        const std::string path = path_ / name;
+        std::string path = path_ / name;
         std::ofstream(path) << content;
         return path;
     }
@@ -69,8 +69,10 @@ private:
 
 // The shipped example, found from this file's path as the compiler saw it; meson builds
 // with paths relative to the build directory, where `meson test` runs.
-const std::filesystem::path exampleConfig =
-    std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "config" / "wspushd.yaml";
+std::string exampleConfig()
+{
+    return std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "config" / "wspushd.yaml";
+}
 
 } // namespace
 
@@ -157,7 +159,7 @@ sinks:
     CHECK(server.tls == TlsConfig{"/etc/ssl/ca.pem", "/etc/wspushd/client.pem",
                                   "/etc/wspushd/client.key", false});
     CHECK(server.proxy == "http://user:secret@proxy.lan:3128");
-    CHECK(server.maxMessageSize == 64 * 1024);
+    CHECK(server.maxMessageSize == 65536);
 
     CHECK(config.heartbeat == HeartbeatConfig{"ping", 5min, 1500ms, 10s});
     CHECK(config.reconnect == ReconnectConfig{250ms, 2min, 1.5, 0.0, 12, 1h});
@@ -170,15 +172,14 @@ sinks:
                                         SyslogSinkConfig{LOG_LOCAL3, "push-syslog", LOG_CRIT},
                                         Location{"full.yaml", 33, 5}});
     CHECK(config.sinks[2] == SinkConfig{"unix",
-                                        UnixSinkConfig{"@wspushd", 0600, "adm", 64 * 1024,
+                                        UnixSinkConfig{"@wspushd", 0600, "adm", 65536,
                                                        UnixSinkConfig::Policy::Drop, 0, true},
                                         Location{"full.yaml", 37, 5}});
-    CHECK(
-        config.sinks[3] ==
-        SinkConfig{"file",
-                   FileSinkConfig{"/var/log/push.raw", FileSinkConfig::Format::Raw,
-                                  FileSinkConfig::Fsync::Interval, 5s, 10000000, 1000, 1024 * 1024},
-                   Location{"full.yaml", 45, 5}});
+    CHECK(config.sinks[3] ==
+          SinkConfig{"file",
+                     FileSinkConfig{"/var/log/push.raw", FileSinkConfig::Format::Raw,
+                                    FileSinkConfig::Fsync::Interval, 5s, 10000000, 1000, 1048576},
+                     Location{"full.yaml", 45, 5}});
 }
 
 TEST_CASE("sinks get their defaults")
@@ -249,10 +250,13 @@ TEST_CASE("accepted spellings")
 TEST_CASE("the shipped example config loads")
 {
     setenv("USER_ID", "1001", 1);
-    CAPTURE(exampleConfig);
-    const Config config = loadConfigFile(exampleConfig);
-    CHECK(config.server.url == "wss://push.example.com/websocket/1001");
-    CHECK(config.server.headers.empty());
+    const std::string path = exampleConfig();
+    CAPTURE(path);
+    const Config config = loadConfigFile(path);
+    // It shows every default, so apart from the URL it must read as no config at all.
+    ServerConfig server;
+    server.url = "wss://push.example.com/websocket/1001";
+    CHECK(config.server == server);
     CHECK(config.heartbeat == HeartbeatConfig{});
     CHECK(config.reconnect == ReconnectConfig{});
     CHECK(config.filter.drop == std::vector<std::string>{"SUCCESS", "来自后台的反馈:连接成功"});
@@ -270,16 +274,14 @@ TEST_CASE("the document")
           "test.yaml:1:1: the document root must be a mapping of sections, got 'just text'");
     CHECK(errorOf("- a\n- b\n") ==
           "test.yaml:1:1: the document root must be a mapping of sections, got a list");
-    CHECK(errorOf(minimal + "---\nserver: {}\n") ==
-          "test.yaml:4:1: only one YAML document is allowed");
+    CHECK(errorWith("---\nserver: {}\n") == "test.yaml:4:1: only one YAML document is allowed");
     CHECK(errorOf("server:\n  url: [ws://h\nheartbeat: {}\n") ==
           "test.yaml:3:10: end of sequence flow not found");
     CHECK(errorOf("server:\n\turl: ws://h\n") == "test.yaml:2:5: illegal map value");
-    CHECK(errorOf(minimal + "servers: {}\n") == "test.yaml:3:1: unknown key 'servers'");
-    CHECK(errorOf(minimal + "server: {}\n") == "test.yaml:3:1: duplicate key 'server'");
-    CHECK(errorOf(minimal + "[a]: 1\n") == "test.yaml:3:1: expected a key name, got a list");
-    CHECK(errorOf(minimal + "heartbeat: 5\n") ==
-          "test.yaml:3:12: heartbeat: expected a mapping, got '5'");
+    CHECK(errorWith("servers: {}\n") == "test.yaml:3:1: unknown key 'servers'");
+    CHECK(errorWith("server: {}\n") == "test.yaml:3:1: duplicate key 'server'");
+    CHECK(errorWith("[a]: 1\n") == "test.yaml:3:1: expected a key name, got a list");
+    CHECK(errorWith("heartbeat: 5\n") == "test.yaml:3:12: heartbeat: expected a mapping, got '5'");
 }
 
 TEST_CASE("loadConfigFile reads a file and reports why it cannot")
@@ -288,7 +290,7 @@ TEST_CASE("loadConfigFile reads a file and reports why it cannot")
     const std::string good = dir.file("good.yaml", minimal);
     CHECK(loadConfigFile(good).server.url == "ws://push.example.com/ws");
 
-    const std::string bad = dir.file("bad.yaml", minimal + "bogus: 1\n");
+    const std::string bad = dir.file("bad.yaml", std::string(minimal) + "bogus: 1\n");
     CHECK_THROWS_WITH_AS(loadConfigFile(bad), (bad + ":3:1: unknown key 'bogus'").c_str(),
                          ConfigError);
 
@@ -541,7 +543,8 @@ TEST_CASE("unix sink settings")
           "namespace, got '@'");
     const std::string longPath = "/" + std::string(107, 'a');
     CHECK(errorWith("sinks:\n  - {type: unix, path: " + longPath + "}\n") ==
-          "test.yaml:4:24: sinks[0].path: must be at most 107 bytes long, got '" + longPath + "'");
+          "test.yaml:4:24: sinks[0].path: must be at most 107 bytes long, got '" +
+              longPath.substr(0, 77) + "...'");
     CHECK(errorWith("sinks:\n  - {type: unix, path: '@" + std::string(107, 'a') + "'}\n") ==
           "no error");
     CHECK(errorWith("sinks:\n  - {type: unix, mode: '0888'}\n") ==

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace wspush::testserver {
+
+struct Stats
+{
+    std::size_t clients = 0;
+    std::uint64_t heartbeats = 0;
+    std::uint64_t received = 0;
+    std::uint64_t pushed = 0;
+};
+
+// The events tests read from stdout, one line each, flushed at once.
+class EventLog
+{
+public:
+    // `quiet` drops the heartbeat lines, which would dominate a benchmark's output.
+    explicit EventLog(bool quiet) : quiet_(quiet) {}
+
+    void listening(int port);
+    void connected(std::string_view id);
+    void heartbeat(std::uint64_t total);
+    void received(std::string_view text);
+    void receivedBinary(std::string_view bytes);
+    void closed(unsigned code);
+    void disconnected();
+    void pushed(std::uint64_t count);
+    void stats(const Stats& stats);
+    void ok(std::string_view verb);
+    void error(std::string_view message);
+
+private:
+    void line(std::string_view text);
+
+    bool quiet_;
+};
+
+} // namespace wspush::testserver

@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace wspush::testserver {
+
+// Appends one complete, unmasked server-to-client text frame (RFC 6455 5.2) carrying push
+// message K, so that many of them can go to the kernel in a single write.
+void appendPushFrame(std::string& out, std::uint64_t k, std::size_t size);
+
+} // namespace wspush::testserver

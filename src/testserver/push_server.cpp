@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: MIT
+#include "testserver/push_server.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <optional>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "testserver/payload.hpp"
+
+namespace wspush::testserver {
+
+namespace {
+
+constexpr std::string_view kGreeting = "来自后台的反馈:连接成功";
+constexpr std::string_view kHeartbeat = R"({"sendType":"HEALTH"})";
+constexpr std::string_view kHeartbeatReply = "SUCCESS";
+constexpr std::string_view kPathPrefix = "/websocket/";
+
+// Pacing granularity: rates above 100/s release several messages per tick.
+constexpr std::chrono::milliseconds kTick{10};
+// The largest single send(); lws would otherwise cut writes to its 4 KiB service buffer.
+constexpr std::size_t kTxPacketSize = 256 * 1024;
+// How long lws lets an accepted connection sit without a request. It also bounds how long a
+// connection accepted while silent waits for its upgrade answer, so make it practically forever.
+constexpr unsigned kHandshakeIdleSeconds = 24 * 3600;
+
+PushServer& serverOf(lws* wsi)
+{
+    return *static_cast<PushServer*>(lws_context_user(lws_get_context(wsi)));
+}
+
+// The <id> of "/websocket/<id>", if that is the path.
+std::optional<std::string> clientIdOf(lws* wsi)
+{
+    const int length = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI);
+    if (length <= 0) {
+        return std::nullopt;
+    }
+    std::string path(static_cast<std::size_t>(length) + 1, '\0');
+    if (lws_hdr_copy(wsi, path.data(), length + 1, WSI_TOKEN_GET_URI) != length) {
+        return std::nullopt;
+    }
+    path.resize(static_cast<std::size_t>(length));
+    if (!path.starts_with(kPathPrefix) || path.size() == kPathPrefix.size() ||
+        path.find('/', kPathPrefix.size()) != std::string::npos) {
+        return std::nullopt;
+    }
+    return path.substr(kPathPrefix.size());
+}
+
+// Answers an upgrade request with an error status. lws has not parsed the request's HTTP
+// version when it asks to confirm an upgrade, so its header helpers would answer "HTTP/1.0",
+// which strict clients reject; the answer is written whole instead. False if that failed.
+bool rejectUpgrade(lws* wsi, std::string_view status, std::string_view extraHeader,
+                   std::string_view body)
+{
+    std::string response(LWS_PRE, '\0');
+    response.append("HTTP/1.1 ").append(status).append("\r\n");
+    response.append("content-type: text/plain\r\n");
+    response.append("content-length: ").append(std::to_string(body.size())).append("\r\n");
+    response.append("connection: close\r\n");
+    response.append(extraHeader).append("\r\n");
+    response.append(body);
+    return lws_write(wsi, reinterpret_cast<unsigned char*>(response.data()) + LWS_PRE,
+                     response.size() - LWS_PRE, LWS_WRITE_HTTP) >= 0;
+}
+
+// Makes the peer see a connection reset. lws shuts a server connection down with a FIN before
+// it closes the socket, so SO_LINGER {1, 0} alone would only turn a later close into the RST;
+// disconnecting the socket (connect to AF_UNSPEC) sends the RST at once.
+void sendReset(lws* wsi)
+{
+    const int fd = lws_get_socket_fd(wsi);
+    const linger abortive{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
+    sockaddr unspecified{};
+    unspecified.sa_family = AF_UNSPEC;
+    connect(fd, &unspecified, sizeof unspecified);
+}
+
+void adoptDescriptor(lws_vhost* vhost, int fd, const char* protocol)
+{
+    lws_sock_file_fd_type descriptor{};
+    descriptor.filefd = fd;
+    if (lws_adopt_descriptor_vhost(vhost, LWS_ADOPT_RAW_FILE_DESC, descriptor, protocol, nullptr) ==
+        nullptr) {
+        throw std::runtime_error("cannot watch file descriptor " + std::to_string(fd));
+    }
+}
+
+} // namespace
+
+PushServer::PushServer(const Options& options) : options_(options), events_(options.quiet)
+{
+    // stdout may be a pipe whose reader is gone; that must not kill the server.
+    std::signal(SIGPIPE, SIG_IGN);
+    lws_set_log_level(LLL_ERR | LLL_WARN, nullptr);
+
+    webSocketProtocols_[0].name = "wspush";
+    webSocketProtocols_[0].callback = &PushServer::onWebSocketEvent;
+    webSocketProtocols_[0].tx_packet_size = kTxPacketSize;
+    loopProtocols_[0].name = "wspush-loop";
+    loopProtocols_[0].callback = &PushServer::onLoopEvent;
+
+    lws_context_creation_info contextInfo{};
+    contextInfo.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    contextInfo.user = this;
+    context_.reset(lws_create_context(&contextInfo));
+    if (!context_) {
+        throw std::runtime_error("cannot create the libwebsockets context");
+    }
+
+    lws_context_creation_info loopInfo{};
+    loopInfo.vhost_name = "loop";
+    loopInfo.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+    loopInfo.protocols = loopProtocols_.data();
+    lws_vhost* loopVhost = lws_create_vhost(context_.get(), &loopInfo);
+    if (loopVhost == nullptr) {
+        throw std::runtime_error("cannot create the loop vhost");
+    }
+
+    lws_context_creation_info webSocketInfo{};
+    webSocketInfo.vhost_name = "websocket";
+    webSocketInfo.iface = options_.host.c_str();
+    webSocketInfo.port = options_.port;
+    webSocketInfo.protocols = webSocketProtocols_.data();
+    webSocketInfo.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+    webSocketInfo.retry_and_idle_policy = &noIdleTimeouts_;
+    webSocketInfo.timeout_secs_ah_idle = kHandshakeIdleSeconds;
+    webSocketVhost_ = lws_create_vhost(context_.get(), &webSocketInfo);
+    if (webSocketVhost_ == nullptr) {
+        throw std::runtime_error("cannot listen on " + options_.host + " port " +
+                                 std::to_string(options_.port));
+    }
+
+    adoptDescriptor(loopVhost, STDIN_FILENO, loopProtocols_[0].name);
+    adoptDescriptor(loopVhost, signals_.fd(), loopProtocols_[0].name);
+    adoptDescriptor(loopVhost, ticker_.fd(), loopProtocols_[0].name);
+}
+
+PushServer::~PushServer()
+{
+    // The context's teardown closes every connection; nobody reads the events after quit.
+    clients_.clear();
+    upgrading_.clear();
+    context_.reset();
+}
+
+void PushServer::run()
+{
+    events_.listening(lws_get_vhost_listen_port(webSocketVhost_));
+    while (running_ && lws_service(context_.get(), 0) >= 0) {
+    }
+}
+
+int PushServer::onWebSocketEvent(lws* wsi, lws_callback_reasons reason, void* /*user*/, void* in,
+                                 std::size_t length)
+{
+    PushServer& server = serverOf(wsi);
+    switch (reason) {
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+        server.onAccepted(wsi);
+        return 0;
+    case LWS_CALLBACK_HTTP:
+        return server.onHttpRequest(wsi);
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return server.onUpgradeRequest(wsi);
+    case LWS_CALLBACK_ESTABLISHED:
+        server.onEstablished(wsi);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        server.onReceive(wsi, static_cast<const char*>(in), length);
+        return 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        server.onPeerClose(static_cast<const unsigned char*>(in), length);
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return server.onWriteable(wsi);
+    case LWS_CALLBACK_CLOSED:
+        server.onClosed(wsi);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        server.onDestroyed(wsi);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+int PushServer::onLoopEvent(lws* wsi, lws_callback_reasons reason, void* /*user*/, void* /*in*/,
+                            std::size_t /*length*/)
+{
+    switch (reason) {
+    case LWS_CALLBACK_RAW_RX_FILE:
+        serverOf(wsi).onReadable(lws_get_socket_fd(wsi));
+        return 0;
+    case LWS_CALLBACK_RAW_CLOSE_FILE:
+        serverOf(wsi).onHangUp(lws_get_socket_fd(wsi));
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+void PushServer::onAccepted(lws* wsi)
+{
+    upgrading_.emplace(wsi, std::string());
+    if (silent_) {
+        // Never read, so the upgrade request is never answered while silent.
+        lws_rx_flow_control(wsi, 0);
+    }
+}
+
+int PushServer::onHttpRequest(lws* wsi)
+{
+    if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, nullptr) != 0) {
+        return -1;
+    }
+    return lws_http_transaction_completed(wsi) != 0 ? -1 : 0;
+}
+
+int PushServer::onUpgradeRequest(lws* wsi)
+{
+    // > 0: answered here, lws completes the transaction; < 0: hang up.
+    auto id = clientIdOf(wsi);
+    if (!id) {
+        return rejectUpgrade(wsi, "404 Not Found", "", "use /websocket/<id>\n") ? 1 : -1;
+    }
+    if (refusing_) {
+        return rejectUpgrade(wsi, "503 Service Unavailable", "retry-after: 1\r\n",
+                             "refusing connections\n")
+                   ? 1
+                   : -1;
+    }
+    upgrading_[wsi] = std::move(*id);
+    return 0;
+}
+
+void PushServer::onEstablished(lws* wsi)
+{
+    auto upgraded = upgrading_.extract(wsi);
+    std::string id = upgraded ? std::move(upgraded.mapped()) : std::string();
+    Client& client =
+        *clients_.emplace(wsi, std::make_unique<Client>(wsi, std::move(id))).first->second;
+    events_.connected(client.id());
+    client.queueFrame(kGreeting, LWS_WRITE_TEXT);
+    if (options_.autoPush) {
+        startAutoPush(client);
+    }
+    if (silent_) {
+        lws_rx_flow_control(wsi, 0);
+    }
+}
+
+void PushServer::onReceive(lws* wsi, const char* data, std::size_t length)
+{
+    const auto found = clients_.find(wsi);
+    if (found == clients_.end()) {
+        return;
+    }
+    Client& client = *found->second;
+    const auto message = client.receive(data, length, lws_frame_is_binary(wsi) != 0,
+                                        lws_is_final_fragment(wsi) != 0);
+    if (!message) {
+        return;
+    }
+    if (!message->binary && message->data == kHeartbeat) {
+        events_.heartbeat(++heartbeats_);
+        client.queueFrame(kHeartbeatReply, LWS_WRITE_TEXT);
+        return;
+    }
+    ++received_;
+    if (message->binary) {
+        events_.receivedBinary(message->data);
+    } else {
+        events_.received(message->data);
+    }
+}
+
+void PushServer::onPeerClose(const unsigned char* payload, std::size_t length)
+{
+    events_.closed(length >= 2 ? (unsigned{payload[0]} << 8) | payload[1] : 0);
+}
+
+int PushServer::onWriteable(lws* wsi)
+{
+    const auto found = clients_.find(wsi);
+    if (found == clients_.end() || silent_) {
+        return 0;
+    }
+    const Client::WriteResult result = found->second->write();
+    pushed_ += result.pushed;
+    return result.hangUp ? -1 : 0;
+}
+
+void PushServer::onClosed(lws* wsi)
+{
+    auto closed = clients_.extract(wsi);
+    if (!closed) {
+        return;
+    }
+    events_.disconnected();
+    closed.mapped()->abandonPushes();
+}
+
+void PushServer::onDestroyed(lws* wsi)
+{
+    upgrading_.erase(wsi);
+}
+
+void PushServer::onReadable(int fd)
+{
+    if (fd == STDIN_FILENO) {
+        readStdin();
+    } else if (fd == signals_.fd()) {
+        signals_.drain();
+        running_ = false;
+    } else if (fd == ticker_.fd()) {
+        ticker_.drain();
+        onTick();
+    }
+}
+
+void PushServer::onHangUp(int fd)
+{
+    // A pipe whose writer is gone reports a hang-up without being readable once more.
+    if (fd == STDIN_FILENO) {
+        endOfInput();
+    }
+}
+
+void PushServer::readStdin()
+{
+    char buffer[64 * 1024];
+    const ssize_t count = read(STDIN_FILENO, buffer, sizeof buffer);
+    if (count < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return;
+    }
+    if (count <= 0) {
+        endOfInput();
+        return;
+    }
+    stdinBuffer_.append(buffer, static_cast<std::size_t>(count));
+    std::size_t start = 0;
+    for (std::size_t newline = stdinBuffer_.find('\n'); running_ && newline != std::string::npos;
+         newline = stdinBuffer_.find('\n', start)) {
+        handleLine(std::string_view(stdinBuffer_).substr(start, newline - start));
+        start = newline + 1;
+    }
+    stdinBuffer_.erase(0, start);
+}
+
+void PushServer::endOfInput()
+{
+    // The last line may lack its newline. Not once stopped: lws reports the hang-up of stdin
+    // again while the context is torn down.
+    if (running_ && !stdinBuffer_.empty()) {
+        handleLine(stdinBuffer_);
+    }
+    running_ = false;
+}
+
+void PushServer::onTick()
+{
+    const auto now = PushJob::Clock::now();
+    const auto advance = [&](const std::shared_ptr<PushJob>& job) {
+        if (job->advance(now, silent_)) {
+            wakeTargets(*job);
+        }
+    };
+    if (!pushQueue_.empty()) {
+        advance(pushQueue_.front());
+    }
+    std::ranges::for_each(autoPushes_, advance);
+    updateTicker();
+}
+
+void PushServer::handleLine(std::string_view line)
+{
+    auto parsed = parseCommand(line);
+    if (const auto* error = std::get_if<ParseError>(&parsed)) {
+        events_.error(error->message);
+        return;
+    }
+    const auto& command = std::get<ParsedCommand>(parsed);
+    std::visit([this](const auto& what) { execute(what); }, command.command);
+    events_.ok(command.verb);
+    // Only now, so that "ok push" comes before the "pushed 0" of a push without clients.
+    startNextPush();
+}
+
+void PushServer::execute(const PushCommand& command)
+{
+    std::vector<lws*> targets;
+    for (const auto& [wsi, client] : clients_) {
+        targets.push_back(wsi);
+    }
+    auto job = makeJob(command.spec, std::move(targets));
+    for (const auto& [wsi, client] : clients_) {
+        client->queuePush(job);
+    }
+    pushQueue_.push_back(std::move(job));
+}
+
+void PushServer::execute(const SendCommand& command)
+{
+    for (const auto& [wsi, client] : clients_) {
+        client->queueFrame(command.payload, command.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+    }
+}
+
+void PushServer::execute(const OversizeCommand& command)
+{
+    const std::string payload = paddedJson("oversize", command.bytes);
+    for (const auto& [wsi, client] : clients_) {
+        client->queueFrame(payload, LWS_WRITE_TEXT);
+    }
+}
+
+void PushServer::execute(const FragmentedCommand& command)
+{
+    const std::string payload = paddedJson("fragmented", command.bytes);
+    for (const auto& [wsi, client] : clients_) {
+        client->queueFragmented(payload, command.parts);
+    }
+}
+
+void PushServer::execute(const CloseCommand& command)
+{
+    for (const auto& [wsi, client] : clients_) {
+        client->queueClose(command.code, command.reason);
+    }
+}
+
+void PushServer::execute(const ResetCommand& /*command*/)
+{
+    std::vector<lws*> connections;
+    for (const auto& [wsi, client] : clients_) {
+        connections.push_back(wsi);
+    }
+    for (const auto& [wsi, id] : upgrading_) {
+        connections.push_back(wsi);
+    }
+    for (lws* wsi : connections) {
+        sendReset(wsi);
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+    }
+}
+
+void PushServer::execute(const RefuseCommand& command)
+{
+    refusing_ = command.on;
+}
+
+void PushServer::execute(const SilentCommand& command)
+{
+    silent_ = command.on;
+    // From outside the connections' own callbacks, so the change has to apply at once.
+    const int rx = (silent_ ? 0 : 1) | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW;
+    for (const auto& [wsi, client] : clients_) {
+        lws_rx_flow_control(wsi, rx);
+        if (!silent_) {
+            lws_callback_on_writable(wsi);
+        }
+    }
+    for (const auto& [wsi, id] : upgrading_) {
+        lws_rx_flow_control(wsi, rx);
+    }
+}
+
+void PushServer::execute(const StatsCommand& /*command*/)
+{
+    events_.stats({clients_.size(), heartbeats_, received_, pushed_});
+}
+
+void PushServer::execute(const QuitCommand& /*command*/)
+{
+    running_ = false;
+}
+
+std::shared_ptr<PushJob> PushServer::makeJob(const PushSpec& spec, std::vector<lws*> targets)
+{
+    return std::make_shared<PushJob>(spec, std::move(targets), messageNumbers_,
+                                     [this](PushJob& job) { onPushFinished(job); });
+}
+
+void PushServer::startAutoPush(Client& client)
+{
+    const auto job = makeJob(*options_.autoPush, {client.wsi()});
+    autoPushes_.push_back(job);
+    client.queuePush(job);
+    job->activate(PushJob::Clock::now());
+    updateTicker();
+}
+
+void PushServer::startNextPush()
+{
+    if (pushQueue_.empty() || pushQueue_.front()->active()) {
+        return;
+    }
+    // Held here: a job without clients left finishes inside activate() and leaves the queue.
+    const auto job = pushQueue_.front();
+    job->activate(PushJob::Clock::now());
+    wakeTargets(*job);
+    updateTicker();
+}
+
+void PushServer::onPushFinished(PushJob& job)
+{
+    events_.pushed(job.sent());
+    if (!pushQueue_.empty() && pushQueue_.front().get() == &job) {
+        pushQueue_.pop_front();
+        startNextPush();
+    } else {
+        std::erase_if(autoPushes_, [&job](const auto& running) { return running.get() == &job; });
+    }
+    updateTicker();
+}
+
+void PushServer::wakeTargets(const PushJob& job)
+{
+    for (lws* wsi : job.targets()) {
+        if (clients_.contains(wsi)) {
+            lws_callback_on_writable(wsi);
+        }
+    }
+}
+
+void PushServer::updateTicker()
+{
+    const auto pacing = [](const std::shared_ptr<PushJob>& job) { return job->pacing(); };
+    const bool needed = (!pushQueue_.empty() && pacing(pushQueue_.front())) ||
+                        std::ranges::any_of(autoPushes_, pacing);
+    if (needed && !ticker_.running()) {
+        ticker_.start(kTick);
+    } else if (!needed && ticker_.running()) {
+        ticker_.stop();
+    }
+}
+
+} // namespace wspush::testserver
