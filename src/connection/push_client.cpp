@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "connection/push_client.hpp"
 
-#include <netdb.h>
-#include <sys/socket.h>
-
 #include <cstdio>
 #include <cstring>
+#include <netdb.h>
 #include <stdexcept>
+#include <sys/socket.h>
 
 #include "connection/server_url.hpp"
 #include "connection/token.hpp"
@@ -21,7 +20,7 @@ namespace {
 using std::chrono::duration_cast;
 using std::chrono::microseconds;
 
-constexpr std::size_t rxBufferSize = 64 * 1024;
+constexpr std::size_t rxBufferSize = std::size_t{64} * 1024;
 constexpr auto closeGrace = std::chrono::seconds(2);
 // Used to give up on a connect attempt when heartbeat.timeout is off.
 constexpr auto defaultConnectTimeout = std::chrono::seconds(30);
@@ -210,14 +209,14 @@ void PushClient::connect() noexcept
     state_ = State::Connecting;
     established_ = false;
     lossReason_.clear();
+    log::takeLwsError();
     livenessTimer_.schedule(heartbeat_.timeout.count() > 0
                                 ? duration_cast<microseconds>(heartbeat_.timeout)
                                 : duration_cast<microseconds>(defaultConnectTimeout));
     if (lws_client_connect_via_info(&info) == nullptr) {
         wsi_ = nullptr;
         livenessTimer_.cancel();
-        scheduleRetry(lossReason_.empty() ? "cannot connect to " + connectAddress_
-                                          : lossReason_);
+        scheduleRetry(lossReason_.empty() ? "cannot connect to " + connectAddress_ : lossReason_);
     }
 }
 
@@ -324,8 +323,7 @@ void PushClient::startLinkTimers() noexcept
         livenessTimer_.cancel();
 }
 
-int PushClient::callback(lws* wsi, lws_callback_reasons reason, void*, void* in,
-                         std::size_t length)
+int PushClient::callback(lws* wsi, lws_callback_reasons reason, void*, void* in, std::size_t length)
 {
     auto* client = static_cast<PushClient*>(lws_vhost_user(lws_get_vhost(wsi)));
     if (client == nullptr || wsi != client->wsi_)
@@ -394,10 +392,12 @@ int PushClient::appendHandshakeHeaders(unsigned char** position, std::size_t len
 void PushClient::onConnectionError(const char* text, std::size_t length) noexcept
 {
     const unsigned status = lws_http_client_http_response(wsi_);
-    std::string reason = text != nullptr ? std::string(text, strnlen(text, length)) : "";
+    std::string reason = log::takeLwsError();
     if (status != 0 && status != 101)
         reason = "server answered HTTP " + std::to_string(status) + " instead of upgrading";
-    else if (reason.empty())
+    else if (reason.empty() && text != nullptr)
+        reason = std::string(text, strnlen(text, length));
+    if (reason.empty())
         reason = "connection failed";
     noteLoss(reason);
 }
@@ -590,8 +590,7 @@ void PushClient::checkLiveness() noexcept
     const auto timeoutUs = duration_cast<microseconds>(heartbeat_.timeout).count();
     const lws_usec_t idleUs = lws_now_usecs() - lastInboundUs_;
     if (idleUs >= timeoutUs) {
-        kill("nothing received for " + formatSeconds(heartbeat_.timeout) +
-             ": the link is dead");
+        kill("nothing received for " + formatSeconds(heartbeat_.timeout) + ": the link is dead");
         return;
     }
     livenessTimer_.schedule(microseconds(timeoutUs - idleUs));

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <libwebsockets.h>
-
 #include <cstdint>
 #include <deque>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <libwebsockets.h>
 
 #include "config/config.hpp"
 #include "connection/backoff.hpp"
@@ -21,7 +21,15 @@ namespace wspush::connection {
 class PushClient
 {
 public:
-    enum class State { Idle, Connecting, Connected, WaitingToRetry, Closing, Stopped };
+    enum class State
+    {
+        Idle,
+        Connecting,
+        Connected,
+        WaitingToRetry,
+        Closing,
+        Stopped
+    };
 
     class Listener
     {
@@ -29,7 +37,9 @@ public:
         virtual void onConnected() noexcept {}
         virtual void onDisconnected(const std::string& /*reason*/) noexcept {}
         virtual void onRetryScheduled(config::Duration /*delay*/,
-                                      const std::string& /*reason*/) noexcept {}
+                                      const std::string& /*reason*/) noexcept
+        {
+        }
         // A whole message, reassembled from its fragments.
         virtual void onMessage(std::string&& payload, bool binary) noexcept = 0;
         // After stop(), or when max_attempts ran out (`gaveUp`).

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "connection/token.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <stdexcept>
+#include <unistd.h>
 
 #include "system/unique_fd.hpp"
 
@@ -50,8 +49,8 @@ std::string readFile(const std::string& path)
         if (got < 0) {
             if (errno == EINTR)
                 continue;
-            throw std::runtime_error("token file " + path + ": cannot read: " +
-                                     std::strerror(errno));
+            throw std::runtime_error("token file " + path +
+                                     ": cannot read: " + std::strerror(errno));
         }
         content.append(buffer, static_cast<std::size_t>(got));
     }

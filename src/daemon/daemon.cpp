@@ -27,8 +27,7 @@ std::vector<std::unique_ptr<sinks::Sink>> createSinks(const config::Config& conf
 
 Daemon::Daemon(std::string configPath, config::Config config)
     : configPath_(std::move(configPath)), config_(std::move(config)),
-      signals_(loop_, {SIGTERM, SIGINT, SIGHUP},
-               [this](int signal) { onSignal(signal); }),
+      signals_(loop_, {SIGTERM, SIGINT, SIGHUP}, [this](int signal) { onSignal(signal); }),
       sinks_(createSinks(config_, loop_)), client_(loop_, *this, config_)
 {
     useFilter(config_.filter);
@@ -38,8 +37,8 @@ Daemon::Daemon(std::string configPath, config::Config config)
 
 int Daemon::run()
 {
-    log::notice("wspushd starting: " + client_.displayUrl() + ", " +
-                std::to_string(sinks_.size()) + " sink(s)");
+    log::notice("wspushd starting: " + client_.displayUrl() + ", " + std::to_string(sinks_.size()) +
+                " sink(s)");
     client_.start();
     loop_.run([this] { flushSinks(); });
     log::notice("wspushd stopped: " + std::to_string(client_.counters().received) +

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
-#include <getopt.h>
-#include <signal.h>
-
 #include <cstdio>
+#include <getopt.h>
 #include <optional>
+#include <signal.h>
 #include <string>
 
 #include "build_config.hpp"
@@ -44,7 +43,11 @@ void printUsage(std::FILE* to)
 // Returns an exit code when the command line is all there is to do.
 std::optional<int> parseArguments(int argc, char** argv, Options& options)
 {
-    enum { optCheck = 256, optVersion };
+    enum
+    {
+        optCheck = 256,
+        optVersion
+    };
     static const option longOptions[] = {
         {"config", required_argument, nullptr, 'c'},
         {"check-config", no_argument, nullptr, optCheck},
@@ -53,7 +56,7 @@ std::optional<int> parseArguments(int argc, char** argv, Options& options)
         {"help", no_argument, nullptr, 'h'},
         {nullptr, 0, nullptr, 0},
     };
-    for (int opt; (opt = getopt_long(argc, argv, "c:vh", longOptions, nullptr)) != -1;) {
+    for (int opt = 0; (opt = getopt_long(argc, argv, "c:vh", longOptions, nullptr)) != -1;) {
         switch (opt) {
         case 'c':
             options.configPath = optarg;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <libwebsockets.h>
-
 #include <functional>
+
+#include <libwebsockets.h>
 
 namespace wspush::event {
 

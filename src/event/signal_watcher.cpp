@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "event/signal_watcher.hpp"
 
+#include <cerrno>
 #include <signal.h>
+#include <stdexcept>
 #include <sys/signalfd.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <stdexcept>
 
 #include "system/errno_error.hpp"
 #include "system/unique_fd.hpp"
@@ -56,8 +55,8 @@ SignalWatcher::SignalWatcher(EventLoop& loop, std::initializer_list<int> signals
 
     lws_sock_file_fd_type descriptor{};
     descriptor.filefd = fd.get();
-    if (lws_adopt_descriptor_vhost(vhost, LWS_ADOPT_RAW_FILE_DESC, descriptor,
-                                   protocols_[0].name, nullptr) == nullptr)
+    if (lws_adopt_descriptor_vhost(vhost, LWS_ADOPT_RAW_FILE_DESC, descriptor, protocols_[0].name,
+                                   nullptr) == nullptr)
         throw std::runtime_error("cannot watch the signalfd");
     fd.release(); // lws closes it with the context
 }

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <libwebsockets.h>
-
 #include <functional>
 #include <initializer_list>
+
+#include <libwebsockets.h>
 
 #include "event/event_loop.hpp"
 

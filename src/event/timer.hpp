@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <libwebsockets.h>
-
 #include <chrono>
 #include <functional>
+
+#include <libwebsockets.h>
 
 namespace wspush::event {
 

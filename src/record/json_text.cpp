@@ -17,6 +17,11 @@ bool isDigit(char c) noexcept
     return c >= '0' && c <= '9';
 }
 
+char closerOf(char container) noexcept
+{
+    return container == '{' ? '}' : ']';
+}
+
 bool isHexDigit(char c) noexcept
 {
     return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -52,6 +57,7 @@ private:
     bool parseNumber();
     bool parseLiteral(std::string_view literal);
     bool parseScalar();
+    bool parseMemberName();
 
     const char* at_;
     const char* end_;
@@ -161,57 +167,51 @@ bool CompactingParser::parseScalar()
     }
 }
 
+bool CompactingParser::parseMemberName()
+{
+    skipWhitespace();
+    if (at_ == end_ || *at_ != '"' || !parseString())
+        return false;
+    skipWhitespace();
+    return consume(':');
+}
+
 bool CompactingParser::parse()
 {
-    // Each open container: '{' or '['.
-    std::vector<char> open;
-    bool wantValue = true;
+    std::vector<char> open; // the containers around the current value: '{' or '['
     for (;;) {
+        // A value starts here.
         skipWhitespace();
         if (at_ == end_)
-            return !wantValue && open.empty();
-
-        if (wantValue) {
-            if (*at_ == '{' || *at_ == '[') {
-                const char container = *at_;
-                const char closer = container == '{' ? '}' : ']';
-                consume(container);
-                skipWhitespace();
-                if (consume(closer)) {
-                    wantValue = false;
-                    continue;
-                }
+            return false;
+        if (*at_ == '{' || *at_ == '[') {
+            const char container = *at_;
+            consume(container);
+            skipWhitespace();
+            if (!consume(closerOf(container))) {
                 open.push_back(container);
-                if (container == '[')
-                    continue;
-            } else {
-                if (!parseScalar())
+                if (container == '{' && !parseMemberName())
                     return false;
-                wantValue = false;
                 continue;
             }
-        } else if (open.empty()) {
-            return false; // something after the root value
-        } else if (consume(',')) {
-            if (open.back() == '[') {
-                wantValue = true;
-                continue;
-            }
-        } else if (consume(open.back() == '{' ? '}' : ']')) {
-            open.pop_back();
-            continue;
-        } else {
+        } else if (!parseScalar()) {
             return false;
         }
 
-        // An object member comes next: "key" ':' value.
-        skipWhitespace();
-        if (at_ == end_ || *at_ != '"' || !parseString())
-            return false;
-        skipWhitespace();
-        if (!consume(':'))
-            return false;
-        wantValue = true;
+        // A value ended: close containers until the next element starts.
+        for (;;) {
+            skipWhitespace();
+            if (open.empty())
+                return at_ == end_;
+            if (consume(',')) {
+                if (open.back() == '{' && !parseMemberName())
+                    return false;
+                break;
+            }
+            if (!consume(closerOf(open.back())))
+                return false;
+            open.pop_back();
+        }
     }
 }
 

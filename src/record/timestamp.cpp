@@ -20,9 +20,9 @@ void appendTimestamp(std::int64_t microsecondsSinceEpoch, std::string& out)
     std::tm utc{};
     gmtime_r(&seconds, &utc);
     char text[40];
-    const int length = std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
-                                     utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour,
-                                     utc.tm_min, utc.tm_sec, micros);
+    const int length =
+        std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", utc.tm_year + 1900,
+                      utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, micros);
     out.append(text, static_cast<std::size_t>(length));
 }
 

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "sinks/file_sink.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <stdexcept>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "system/log.hpp"
 
@@ -17,7 +16,7 @@ namespace {
 
 constexpr auto retryInterval = std::chrono::seconds(1);
 // Bounds one write() so a large backlog does not hold the loop for long.
-constexpr std::size_t maxWriteSize = 1024 * 1024;
+constexpr std::size_t maxWriteSize = std::size_t{1024} * 1024;
 
 } // namespace
 
@@ -35,7 +34,9 @@ bool FileSink::open() noexcept
     fd_.reset(::open(config_.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
     if (!fd_.isValid())
         return false;
-    struct stat status{};
+    struct stat status
+    {
+    };
     size_ = fstat(fd_.get(), &status) == 0 ? static_cast<std::uint64_t>(status.st_size) : 0;
     return true;
 }
@@ -87,8 +88,8 @@ void FileSink::flush() noexcept
     } else if (config_.fsync == config::FileSinkConfig::Fsync::Interval) {
         unsynced_ = true;
         if (!syncTimer_.isPending())
-            syncTimer_.schedule(std::chrono::duration_cast<std::chrono::microseconds>(
-                config_.fsyncInterval));
+            syncTimer_.schedule(
+                std::chrono::duration_cast<std::chrono::microseconds>(config_.fsyncInterval));
     }
 }
 

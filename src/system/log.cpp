@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "system/log.hpp"
 
-#include <libwebsockets.h>
-
 #include <cstdio>
+#include <utility>
+
+#include <libwebsockets.h>
 
 namespace wspush::log {
 
@@ -11,6 +12,7 @@ namespace {
 
 bool verbose_ = false;
 std::vector<std::string> secrets_;
+std::string lastLwsError_;
 
 std::string redact(std::string_view text)
 {
@@ -18,8 +20,7 @@ std::string redact(std::string_view text)
     for (const auto& secret : secrets_) {
         if (secret.empty())
             continue;
-        for (auto at = line.find(secret); at != std::string::npos;
-             at = line.find(secret, at + 3))
+        for (auto at = line.find(secret); at != std::string::npos; at = line.find(secret, at + 3))
             line.replace(at, secret.size(), "***");
     }
     return line;
@@ -46,6 +47,8 @@ void emitLws(int lwsLevel, const char* line)
     std::string_view text(line);
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
         text.remove_suffix(1);
+    if (lwsLevel == LLL_ERR)
+        lastLwsError_ = text;
     write(levelOfLws(lwsLevel), std::string("lws: ") + std::string(text));
 }
 
@@ -84,6 +87,11 @@ void routeLwsLogs() noexcept
     if (verbose_)
         levels |= LLL_NOTICE | LLL_INFO;
     lws_set_log_level(levels, emitLws);
+}
+
+std::string takeLwsError()
+{
+    return std::exchange(lastLwsError_, std::string());
 }
 
 } // namespace wspush::log

@@ -9,7 +9,14 @@ namespace wspush::log {
 
 // sd-daemon priorities: each line goes to stderr as "<N>text", which journald files under
 // that priority when stderr is the unit's stream.
-enum class Level { Error = 3, Warning = 4, Notice = 5, Info = 6, Debug = 7 };
+enum class Level
+{
+    Error = 3,
+    Warning = 4,
+    Notice = 5,
+    Info = 6,
+    Debug = 7
+};
 
 void setVerbose(bool verbose) noexcept;
 bool isVerbose() noexcept;
@@ -24,10 +31,29 @@ void write(Level level, std::string_view text) noexcept;
 // TLS handshake failed) are seen, masked like our own.
 void routeLwsLogs() noexcept;
 
-inline void error(std::string_view text) noexcept { write(Level::Error, text); }
-inline void warning(std::string_view text) noexcept { write(Level::Warning, text); }
-inline void notice(std::string_view text) noexcept { write(Level::Notice, text); }
-inline void info(std::string_view text) noexcept { write(Level::Info, text); }
-inline void debug(std::string_view text) noexcept { write(Level::Debug, text); }
+// The last error line libwebsockets logged since the previous call, then forgets it: its
+// own callbacks often carry only a generic reason ("connect SSL err 1").
+std::string takeLwsError();
+
+inline void error(std::string_view text) noexcept
+{
+    write(Level::Error, text);
+}
+inline void warning(std::string_view text) noexcept
+{
+    write(Level::Warning, text);
+}
+inline void notice(std::string_view text) noexcept
+{
+    write(Level::Notice, text);
+}
+inline void info(std::string_view text) noexcept
+{
+    write(Level::Info, text);
+}
+inline void debug(std::string_view text) noexcept
+{
+    write(Level::Debug, text);
+}
 
 } // namespace wspush::log

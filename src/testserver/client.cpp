@@ -10,9 +10,9 @@ namespace wspush::testserver {
 namespace {
 
 // Push frames gathered into one write: one send() per frame would cap the rate far lower.
-constexpr std::size_t kBatchBytes = 64 * 1024;
+constexpr std::size_t kBatchBytes = std::size_t{64} * 1024;
 // Bytes written per WRITEABLE callback before the loop gets its turn (stdin, other clients).
-constexpr std::size_t kBudgetBytes = 1024 * 1024;
+constexpr std::size_t kBudgetBytes = std::size_t{1024} * 1024;
 
 } // namespace
 
@@ -64,7 +64,7 @@ std::optional<Client::Message> Client::receive(const char* data, std::size_t len
     return message;
 }
 
-Client::WriteResult Client::write() noexcept
+Client::WriteResult Client::write()
 {
     WriteResult result;
     if (closing_) {

@@ -51,7 +51,7 @@ public:
     std::optional<Message> receive(const char* data, std::size_t length, bool binary, bool last);
 
     // Writes until the socket is choked or nothing is due; for SERVER_WRITEABLE.
-    WriteResult write() noexcept;
+    WriteResult write();
 
     // Tells the push jobs still owed messages that this client is gone.
     void abandonPushes();

@@ -14,7 +14,7 @@ namespace wspush::testserver {
 // Room for the skeleton `{"n":K,"pad":""}` with K up to 17 digits.
 inline constexpr std::size_t kMinPushSize = 32;
 // Guards against typos that would make the server allocate gigabytes.
-inline constexpr std::size_t kMaxMessageSize = 256 * 1024 * 1024;
+inline constexpr std::size_t kMaxMessageSize = std::size_t{256} * 1024 * 1024;
 
 struct PushSpec
 {

@@ -35,7 +35,9 @@ SignalFd::SignalFd()
 
 SignalFd::~SignalFd()
 {
-    close(fd_);
+    if (owned_) {
+        close(fd_);
+    }
 }
 
 void SignalFd::drain() noexcept
@@ -52,7 +54,9 @@ TickTimer::TickTimer()
 
 TickTimer::~TickTimer()
 {
-    close(fd_);
+    if (owned_) {
+        close(fd_);
+    }
 }
 
 void TickTimer::start(std::chrono::nanoseconds period) noexcept

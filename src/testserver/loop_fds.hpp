@@ -18,11 +18,14 @@ public:
     SignalFd& operator=(const SignalFd&) = delete;
 
     int fd() const noexcept { return fd_; }
+    // The descriptor now belongs to lws, which closes what it adopted when its context goes.
+    void disown() noexcept { owned_ = false; }
     // Consumes the pending signals.
     void drain() noexcept;
 
 private:
     int fd_;
+    bool owned_ = true;
 };
 
 // A periodic timer as a readable descriptor, for the push pacer: lws timers make the poll loop
@@ -38,6 +41,8 @@ public:
     TickTimer& operator=(const TickTimer&) = delete;
 
     int fd() const noexcept { return fd_; }
+    // The descriptor now belongs to lws, which closes what it adopted when its context goes.
+    void disown() noexcept { owned_ = false; }
     bool running() const noexcept { return running_; }
     void start(std::chrono::nanoseconds period) noexcept;
     void stop() noexcept;
@@ -46,6 +51,7 @@ public:
 
 private:
     int fd_;
+    bool owned_ = true;
     bool running_ = false;
 };
 

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <sys/socket.h>
@@ -23,7 +25,7 @@ constexpr std::string_view kPathPrefix = "/websocket/";
 // Pacing granularity: rates above 100/s release several messages per tick.
 constexpr std::chrono::milliseconds kTick{10};
 // The largest single send(); lws would otherwise cut writes to its 4 KiB service buffer.
-constexpr std::size_t kTxPacketSize = 256 * 1024;
+constexpr std::size_t kTxPacketSize = std::size_t{256} * 1024;
 // How long lws lets an accepted connection sit without a request. It also bounds how long a
 // connection accepted while silent waits for its upgrade answer, so make it practically forever.
 constexpr unsigned kHandshakeIdleSeconds = 24 * 3600;
@@ -79,7 +81,9 @@ void sendReset(lws* wsi)
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
     sockaddr unspecified{};
     unspecified.sa_family = AF_UNSPEC;
-    connect(fd, &unspecified, sizeof unspecified);
+    if (connect(fd, &unspecified, sizeof unspecified) != 0) {
+        std::fprintf(stderr, "wspush-testserver: reset: %s\n", std::strerror(errno));
+    }
 }
 
 void adoptDescriptor(lws_vhost* vhost, int fd, const char* protocol)
@@ -139,7 +143,9 @@ PushServer::PushServer(const Options& options) : options_(options), events_(opti
 
     adoptDescriptor(loopVhost, STDIN_FILENO, loopProtocols_[0].name);
     adoptDescriptor(loopVhost, signals_.fd(), loopProtocols_[0].name);
+    signals_.disown();
     adoptDescriptor(loopVhost, ticker_.fd(), loopProtocols_[0].name);
+    ticker_.disown();
 }
 
 PushServer::~PushServer()
@@ -158,33 +164,44 @@ void PushServer::run()
 }
 
 int PushServer::onWebSocketEvent(lws* wsi, lws_callback_reasons reason, void* /*user*/, void* in,
-                                 std::size_t length)
+                                 std::size_t length) noexcept
 {
-    PushServer& server = serverOf(wsi);
+    try {
+        return serverOf(wsi).dispatchWebSocket(wsi, reason, in, length);
+    } catch (const std::exception& error) {
+        // Nothing may unwind into lws; the connection concerned is dropped instead.
+        std::fprintf(stderr, "wspush-testserver: %s\n", error.what());
+        return -1;
+    }
+}
+
+int PushServer::dispatchWebSocket(lws* wsi, lws_callback_reasons reason, void* in,
+                                  std::size_t length)
+{
     switch (reason) {
     case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
-        server.onAccepted(wsi);
+        onAccepted(wsi);
         return 0;
     case LWS_CALLBACK_HTTP:
-        return server.onHttpRequest(wsi);
+        return onHttpRequest(wsi);
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return server.onUpgradeRequest(wsi);
+        return onUpgradeRequest(wsi);
     case LWS_CALLBACK_ESTABLISHED:
-        server.onEstablished(wsi);
+        onEstablished(wsi);
         return 0;
     case LWS_CALLBACK_RECEIVE:
-        server.onReceive(wsi, static_cast<const char*>(in), length);
+        onReceive(wsi, static_cast<const char*>(in), length);
         return 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        server.onPeerClose(static_cast<const unsigned char*>(in), length);
+        onPeerClose(static_cast<const unsigned char*>(in), length);
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        return server.onWriteable(wsi);
+        return onWriteable(wsi);
     case LWS_CALLBACK_CLOSED:
-        server.onClosed(wsi);
+        onClosed(wsi);
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
-        server.onDestroyed(wsi);
+        onDestroyed(wsi);
         return 0;
     default:
         return 0;
@@ -192,16 +209,23 @@ int PushServer::onWebSocketEvent(lws* wsi, lws_callback_reasons reason, void* /*
 }
 
 int PushServer::onLoopEvent(lws* wsi, lws_callback_reasons reason, void* /*user*/, void* /*in*/,
-                            std::size_t /*length*/)
+                            std::size_t /*length*/) noexcept
 {
-    switch (reason) {
-    case LWS_CALLBACK_RAW_RX_FILE:
-        serverOf(wsi).onReadable(lws_get_socket_fd(wsi));
-        return 0;
-    case LWS_CALLBACK_RAW_CLOSE_FILE:
-        serverOf(wsi).onHangUp(lws_get_socket_fd(wsi));
-        return 0;
-    default:
+    try {
+        switch (reason) {
+        case LWS_CALLBACK_RAW_RX_FILE:
+            serverOf(wsi).onReadable(lws_get_socket_fd(wsi));
+            return 0;
+        case LWS_CALLBACK_RAW_CLOSE_FILE:
+            serverOf(wsi).onHangUp(lws_get_socket_fd(wsi));
+            return 0;
+        default:
+            return 0;
+        }
+    } catch (const std::exception& error) {
+        // Without its commands and its pacer the server is of no use.
+        std::fprintf(stderr, "wspush-testserver: %s\n", error.what());
+        serverOf(wsi).running_ = false;
         return 0;
     }
 }

@@ -44,9 +44,10 @@ private:
     };
 
     static int onWebSocketEvent(lws* wsi, lws_callback_reasons reason, void* user, void* in,
-                                std::size_t length);
+                                std::size_t length) noexcept;
     static int onLoopEvent(lws* wsi, lws_callback_reasons reason, void* user, void* in,
-                           std::size_t length);
+                           std::size_t length) noexcept;
+    int dispatchWebSocket(lws* wsi, lws_callback_reasons reason, void* in, std::size_t length);
 
     // The client side.
     void onAccepted(lws* wsi);

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: MIT
-#include <doctest/doctest.h>
-
+#include <cstdio>
 #include <fcntl.h>
+#include <stdexcept>
 #include <stdlib.h>
+#include <string>
 #include <unistd.h>
 
-#include <cstdio>
-#include <stdexcept>
-#include <string>
+#include <doctest/doctest.h>
 
 #include "connection/backoff.hpp"
 #include "connection/server_url.hpp"
@@ -112,11 +111,10 @@ TEST_CASE("tokens are read afresh, trimmed, and substituted")
     CHECK(connection::readToken(server) == "rotated");
 
     unlink(path);
-    CHECK_THROWS_WITH_AS(connection::readToken(server),
-                         (std::string("token file ") + path +
-                          ": cannot open: No such file or directory")
-                             .c_str(),
-                         std::runtime_error);
+    CHECK_THROWS_WITH_AS(
+        connection::readToken(server),
+        (std::string("token file ") + path + ": cannot open: No such file or directory").c_str(),
+        std::runtime_error);
 
     CHECK(connection::readToken(config::ServerConfig{}).empty());
     CHECK(connection::substituteToken("a ${TOKEN} b ${TOKEN}", "t") == "a t b t");

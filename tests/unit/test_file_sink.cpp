@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: MIT
-#include <doctest/doctest.h>
-
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <doctest/doctest.h>
 
 #include "event/event_loop.hpp"
 #include "record/encoder.hpp"
@@ -38,7 +37,7 @@ std::string slurp(const fs::path& path)
 }
 
 std::shared_ptr<const record::Record> recordFor(std::uint64_t seq, std::string payload,
-                                               bool binary = false)
+                                                bool binary = false)
 {
     return std::make_shared<const record::Record>(
         record::encodeRecord(seq, 0, std::move(payload), binary).record);
@@ -101,9 +100,8 @@ TEST_CASE("size rotation keeps `keep` old files and cuts between records")
     }
     sink.flush();
     CHECK(slurp(config.path) == lineFor(10, "\"0123456789\""));
-    CHECK(slurp(config.path + ".1") == lineFor(7, "\"0123456789\"") +
-                                                     lineFor(8, "\"0123456789\"") +
-                                                     lineFor(9, "\"0123456789\""));
+    CHECK(slurp(config.path + ".1") == lineFor(7, "\"0123456789\"") + lineFor(8, "\"0123456789\"") +
+                                           lineFor(9, "\"0123456789\""));
     CHECK(fs::file_size(config.path + ".2") == lineSize * 3);
     CHECK_FALSE(fs::exists(config.path + ".3"));
     CHECK(sink.counters().forwarded == 10);
@@ -122,8 +120,7 @@ TEST_CASE("a record larger than max_size gets a file of its own")
     sink.deliver(recordFor(2, "\"another one that is also too long\""));
     sink.flush();
     CHECK(slurp(config.path) == lineFor(2, "\"another one that is also too long\""));
-    CHECK(slurp(config.path + ".1") ==
-          lineFor(1, "\"a long payload that will not fit\""));
+    CHECK(slurp(config.path + ".1") == lineFor(1, "\"a long payload that will not fit\""));
 }
 
 TEST_CASE("a full disk holds records up to max_queue, drops the rest, and recovers")

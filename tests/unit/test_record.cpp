@@ -43,9 +43,8 @@ TEST_CASE("timestamps are RFC 3339 UTC with microseconds")
 TEST_CASE("a JSON object becomes data as a value, compacted")
 {
     CHECK(lineFor(R"({"type": "order",
-  "id": 7})") ==
-          "{\"seq\":1042,\"ts\":\"2026-11-27T22:31:05.123456Z\","
-          "\"data\":{\"type\":\"order\",\"id\":7}}\n");
+  "id": 7})") == "{\"seq\":1042,\"ts\":\"2026-11-27T22:31:05.123456Z\","
+                 "\"data\":{\"type\":\"order\",\"id\":7}}\n");
 }
 
 TEST_CASE("any JSON value at the root is JSON")
@@ -65,11 +64,41 @@ TEST_CASE("any JSON value at the root is JSON")
 
 TEST_CASE("what RFC 8259 does not allow is text")
 {
-    for (const char* text :
-         {"", " ", "true story", "42 is not JSON", "{\"a\":1,}", "[1,]", "[1 2]", "// c\n1",
-          "/* c */ 1", "{'a':1}", "{a:1}", "01", "1.", ".5", "+1", "1e", "NaN", "Infinity",
-          "tru", "nul", "\"unterminated", "\"tab\there\"", "\"\\x\"", "\"\\u12G4\"", "{\"a\"}",
-          "{\"a\" 1}", "{1:2}", "[", "]", "{", "}", "[1]]", "{}{}", "1 2", "\"a\"\"b\""})
+    for (const char* text : {"",
+                             " ",
+                             "true story",
+                             "42 is not JSON",
+                             "{\"a\":1,}",
+                             "[1,]",
+                             "[1 2]",
+                             "// c\n1",
+                             "/* c */ 1",
+                             "{'a':1}",
+                             "{a:1}",
+                             "01",
+                             "1.",
+                             ".5",
+                             "+1",
+                             "1e",
+                             "NaN",
+                             "Infinity",
+                             "tru",
+                             "nul",
+                             "\"unterminated",
+                             "\"tab\there\"",
+                             "\"\\x\"",
+                             "\"\\u12G4\"",
+                             "{\"a\"}",
+                             "{\"a\" 1}",
+                             "{1:2}",
+                             "[",
+                             "]",
+                             "{",
+                             "}",
+                             "[1]]",
+                             "{}{}",
+                             "1 2",
+                             "\"a\"\"b\""})
         CHECK_MESSAGE(compact(text) == "<text>", text);
 }
 
@@ -111,9 +140,11 @@ TEST_CASE("invalid UTF-8 is replaced by U+FFFD and counted; the payload stays as
 
 TEST_CASE("binary frames are base64 with binary:true")
 {
-    CHECK(lineFor(std::string("\x00\x01" "bin", 5), true) ==
-          "{\"seq\":1042,\"ts\":\"2026-11-27T22:31:05.123456Z\","
-          "\"data\":\"AAFiaW4=\",\"binary\":true}\n");
+    CHECK(lineFor(std::string("\x00\x01"
+                              "bin",
+                              5),
+                  true) == "{\"seq\":1042,\"ts\":\"2026-11-27T22:31:05.123456Z\","
+                           "\"data\":\"AAFiaW4=\",\"binary\":true}\n");
     CHECK(lineFor("", true).find(R"("data":"","binary":true)") != std::string::npos);
     CHECK(lineFor("{}", true).find(R"("data":"e30=","binary":true)") != std::string::npos);
 }
@@ -142,8 +173,11 @@ TEST_CASE("UTF-8 validation follows RFC 3629")
 TEST_CASE("each maximal invalid subpart becomes one U+FFFD")
 {
     std::string out;
-    CHECK(appendSanitizedUtf8("\xE2\x82" "A\xF0\x9F\x98", out) == 2);
-    CHECK(out == "\xEF\xBF\xBD" "A\xEF\xBF\xBD");
+    CHECK(appendSanitizedUtf8("\xE2\x82"
+                              "A\xF0\x9F\x98",
+                              out) == 2);
+    CHECK(out == "\xEF\xBF\xBD"
+                 "A\xEF\xBF\xBD");
     out.clear();
     CHECK(appendSanitizedUtf8("\xC0\xAF", out) == 2);
     CHECK(out == "\xEF\xBF\xBD\xEF\xBF\xBD");
