@@ -129,6 +129,7 @@ void PushClient::start() noexcept
 
 void PushClient::connect() noexcept
 {
+    state_ = State::Connecting;
     if (retiredVhost_ != nullptr && wsi_ == nullptr) {
         lws_vhost_destroy(retiredVhost_);
         retiredVhost_ = nullptr;
@@ -206,7 +207,6 @@ void PushClient::connect() noexcept
     info.pwsi = &wsi_;
 
     log::debug("connecting to " + displayUrl_ + " (" + connectAddress_ + ")");
-    state_ = State::Connecting;
     established_ = false;
     lossReason_.clear();
     log::takeLwsError();
@@ -526,7 +526,8 @@ void PushClient::onDestroyed() noexcept
 
     if (established_) {
         established_ = false;
-        log::warning("disconnected from " + displayUrl_ + ": " + reason);
+        log::write(state_ == State::Closing ? log::Level::Notice : log::Level::Warning,
+                   "disconnected from " + displayUrl_ + ": " + reason);
         listener_.onDisconnected(reason);
     }
 

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Every kind of loss ends in a reconnect, paced by the backoff."""
 
+import os
 import re
 import time
 
@@ -100,6 +101,22 @@ class Reconnect(harness.DaemonTestCase):
         self.assertLess(delays[0], delays[1])
         self.assertLess(delays[1], delays[2])
         server.start(port)
+        server.wait_for("connected ", timeout=10)
+
+    def test_a_token_file_gone_at_connect_time_is_retried_until_it_is_back(self):
+        token = os.path.join(self.workdir, "token")
+        with open(token, "w") as out:
+            out.write("first\n")
+        server = self.server()
+        daemon = self.daemon(harness.config_yaml(server.url(), self.sink,
+                                                 server={"token_file": token}))
+        server.wait_for("connected ")
+        os.remove(token)
+        server.command("close 1000")
+        delays = retry_delays(daemon, 2, "No such file or directory")
+        self.assertLess(delays[0], delays[1])
+        with open(token, "w") as out:
+            out.write("second\n")
         server.wait_for("connected ", timeout=10)
 
     def test_max_attempts_gives_up_with_exit_1(self):
