@@ -418,7 +418,6 @@ void PushClient::onEstablished() noexcept
     lastInboundUs_ = lws_now_usecs();
     lossReason_.clear();
     inMessage_ = false;
-    outbound_.clear();
     pingDue_ = false;
     log::notice("connected to " + displayUrl_);
     sendHeartbeat();
@@ -488,12 +487,15 @@ int PushClient::onWriteable() noexcept
         if (lws_write(wsi_, frame + LWS_PRE, 7, LWS_WRITE_PING) < 0)
             return -1;
     } else if (!outbound_.empty()) {
-        std::string& text = outbound_.front();
-        const std::size_t length = text.size() - LWS_PRE;
-        if (lws_write(wsi_, reinterpret_cast<unsigned char*>(text.data()) + LWS_PRE, length,
-                      LWS_WRITE_TEXT) < static_cast<int>(length))
+        Outgoing& next = outbound_.front();
+        const std::size_t length = next.framed.size() - LWS_PRE;
+        if (lws_write(wsi_, reinterpret_cast<unsigned char*>(next.framed.data()) + LWS_PRE,
+                      length, LWS_WRITE_TEXT) < static_cast<int>(length))
             return -1;
+        const auto written = std::move(next.written);
         outbound_.pop_front();
+        if (written)
+            written(true);
     }
     if (pingDue_ || !outbound_.empty())
         lws_callback_on_writable(wsi_);
@@ -521,7 +523,7 @@ void PushClient::onDestroyed() noexcept
     pingTimer_.cancel();
     livenessTimer_.cancel();
     stableTimer_.cancel();
-    outbound_.clear();
+    failOutbound();
     const std::string reason = lossReason_.empty() ? "connection lost" : lossReason_;
 
     if (established_) {
@@ -547,21 +549,44 @@ void PushClient::onDestroyed() noexcept
     scheduleRetry(reason);
 }
 
-void PushClient::queueText(const std::string& text) noexcept
+void PushClient::queueText(std::string_view text, std::function<void(bool)> written) noexcept
+{
+    try {
+        std::string framed(LWS_PRE, '\0');
+        framed += text;
+        outbound_.push_back({std::move(framed), std::move(written)});
+        lws_callback_on_writable(wsi_);
+    } catch (const std::bad_alloc&) {
+        log::error("out of memory: a message for the server was not sent");
+    }
+}
+
+void PushClient::failOutbound() noexcept
+{
+    auto pending = std::move(outbound_);
+    outbound_.clear();
+    for (auto& item : pending) {
+        if (item.written)
+            item.written(false);
+    }
+}
+
+std::string PushClient::send(std::string_view text, std::function<void(bool)> written)
 {
     if (wsi_ == nullptr || state_ != State::Connected)
-        return;
-    std::string framed(LWS_PRE, '\0');
-    framed += text;
-    outbound_.push_back(std::move(framed));
-    lws_callback_on_writable(wsi_);
+        return "not connected to the server";
+    if (text.size() > server_.maxMessageSize)
+        return "message larger than server.max_message_size (" +
+               std::to_string(server_.maxMessageSize) + " bytes)";
+    queueText(text, std::move(written));
+    return {};
 }
 
 void PushClient::sendHeartbeat() noexcept
 {
-    if (heartbeat_.message.empty())
+    if (heartbeat_.message.empty() || wsi_ == nullptr || state_ != State::Connected)
         return;
-    queueText(heartbeat_.message);
+    queueText(heartbeat_.message, nullptr);
     ++counters_.heartbeatsSent;
     if (heartbeat_.interval.count() > 0)
         heartbeatTimer_.schedule(duration_cast<microseconds>(heartbeat_.interval));

@@ -3,7 +3,9 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -66,6 +68,9 @@ public:
     void start() noexcept;
     // Closes with 1000 and reports onStopped() once the link is gone.
     void stop() noexcept;
+    // Queues a text message for the server. Returns why it cannot be sent now (not
+    // connected, too large), or empty and later calls `written` with whether it was.
+    std::string send(std::string_view text, std::function<void(bool)> written);
     // Takes a reloaded config; a changed server section closes the link and reconnects.
     void reconfigure(const config::Config& config);
 
@@ -86,7 +91,8 @@ private:
     void kill(const std::string& reason) noexcept;
     void noteLoss(const std::string& reason) noexcept;
     void startLinkTimers() noexcept;
-    void queueText(const std::string& text) noexcept;
+    void queueText(std::string_view text, std::function<void(bool)> written) noexcept;
+    void failOutbound() noexcept;
 
     int appendHandshakeHeaders(unsigned char** position, std::size_t length) noexcept;
     void onConnectionError(const char* text, std::size_t length) noexcept;
@@ -131,7 +137,12 @@ private:
     std::string connectPath_;
     std::vector<std::pair<std::string, std::string>> connectHeaders_;
 
-    std::deque<std::string> outbound_; // texts, each with LWS_PRE bytes of headroom
+    struct Outgoing
+    {
+        std::string framed; // LWS_PRE bytes of headroom, then the text
+        std::function<void(bool)> written;
+    };
+    std::deque<Outgoing> outbound_;
     bool pingDue_ = false;
 
     std::string message_; // the message being reassembled

@@ -3,6 +3,10 @@
 
 #include <signal.h>
 
+#include <cstdio>
+#include <random>
+#include <algorithm>
+
 #include "config/config_error.hpp"
 #include "config/loader.hpp"
 #include "record/encoder.hpp"
@@ -14,21 +18,39 @@ namespace wspush::daemon {
 
 namespace {
 
-std::vector<std::unique_ptr<sinks::Sink>> createSinks(const config::Config& config,
-                                                      event::EventLoop& loop)
+std::string newRunId()
 {
-    std::vector<std::unique_ptr<sinks::Sink>> created;
-    for (const auto& sink : config.sinks)
-        created.push_back(sinks::createSink(sink, loop));
-    return created;
+    std::random_device random;
+    char text[17];
+    std::snprintf(text, sizeof text, "%08x%08x", random(), random());
+    return text;
+}
+
+const char* stateName(connection::PushClient::State state)
+{
+    using State = connection::PushClient::State;
+    switch (state) {
+    case State::Idle:
+    case State::Connecting:
+        return "connecting";
+    case State::Connected:
+        return "connected";
+    case State::WaitingToRetry:
+        return "waiting";
+    case State::Closing:
+        return "closing";
+    case State::Stopped:
+        return "stopped";
+    }
+    return "unknown";
 }
 
 } // namespace
 
 Daemon::Daemon(std::string configPath, config::Config config)
-    : configPath_(std::move(configPath)), config_(std::move(config)),
+    : configPath_(std::move(configPath)), runId_(newRunId()), config_(std::move(config)),
       signals_(loop_, {SIGTERM, SIGINT, SIGHUP}, [this](int signal) { onSignal(signal); }),
-      sinks_(createSinks(config_, loop_)), client_(loop_, *this, config_)
+      sinks_(createSinks(config_)), client_(loop_, *this, config_)
 {
     useFilter(config_.filter);
     if (sinks_.empty())
@@ -75,19 +97,12 @@ void Daemon::reload() noexcept
     try {
         config::Config next = config::loadConfigFile(configPath_);
         sinks::checkSinkTypes(next);
-
-        const bool sinksChanged = next.sinks != config_.sinks;
-        std::vector<std::unique_ptr<sinks::Sink>> nextSinks;
-        if (sinksChanged)
-            nextSinks = createSinks(next, loop_);
         client_.reconfigure(next);
-
-        if (sinksChanged) {
-            flushSinks();
-            sinks_ = std::move(nextSinks);
-        } else {
-            for (auto& sink : sinks_)
-                sink->reopen();
+        try {
+            replaceSinks(next.sinks);
+        } catch (...) {
+            client_.reconfigure(config_);
+            throw;
         }
         useFilter(next.filter);
         config_ = std::move(next);
@@ -97,10 +112,113 @@ void Daemon::reload() noexcept
     }
 }
 
+// Sinks whose settings did not change are kept (and reopen their files); the others are
+// closed before their successors open, which may want the same path.
+void Daemon::replaceSinks(const std::vector<config::SinkConfig>& next)
+{
+    flushSinks();
+    std::vector<std::unique_ptr<sinks::Sink>> kept(next.size());
+    for (std::size_t i = 0; i < sinks_.size(); ++i) {
+        for (std::size_t j = 0; j < next.size(); ++j) {
+            if (!kept[j] && next[j] == config_.sinks[i]) {
+                kept[j] = std::move(sinks_[i]);
+                break;
+            }
+        }
+    }
+    const bool changed = std::any_of(kept.begin(), kept.end(), [](auto& s) { return !s; }) ||
+                         next.size() != sinks_.size();
+    if (!changed) {
+        sinks_ = std::move(kept);
+        for (auto& sink : sinks_)
+            sink->reopen();
+        return;
+    }
+
+    std::vector<std::unique_ptr<sinks::Sink>> previous = std::move(sinks_);
+    sinks_.clear();
+    for (auto& sink : previous) {
+        if (sink)
+            sink.reset(); // closes it, so a successor can take its path
+    }
+    try {
+        for (std::size_t j = 0; j < next.size(); ++j) {
+            if (!kept[j])
+                kept[j] = sinks::createSink(next[j], loop_, *this);
+            else
+                kept[j]->reopen();
+        }
+        sinks_ = std::move(kept);
+    } catch (...) {
+        kept.clear();
+        sinks_ = createSinks(config_);
+        throw;
+    }
+}
+
 void Daemon::flushSinks() noexcept
 {
     for (auto& sink : sinks_)
         sink->flush();
+}
+
+std::vector<std::unique_ptr<sinks::Sink>> Daemon::createSinks(const config::Config& config)
+{
+    std::vector<std::unique_ptr<sinks::Sink>> created;
+    for (const auto& sink : config.sinks)
+        created.push_back(sinks::createSink(sink, loop_, *this));
+    return created;
+}
+
+void Daemon::onConnected() noexcept
+{
+    for (auto& sink : sinks_)
+        sink->onLinkUp(client_.displayUrl());
+}
+
+void Daemon::onDisconnected(const std::string& reason) noexcept
+{
+    for (auto& sink : sinks_)
+        sink->onLinkDown(reason);
+}
+
+Json::Value Daemon::status() const
+{
+    const auto& counters = client_.counters();
+    Json::Value status(Json::objectValue);
+    status["run"] = runId_;
+    status["state"] = stateName(client_.state());
+    status["server"] = client_.displayUrl();
+    if (client_.state() == connection::PushClient::State::Connected) {
+        std::string since;
+        record::appendTimestamp(client_.connectedSinceUs(), since);
+        status["connected_since"] = since;
+    } else {
+        status["connected_since"] = Json::Value();
+    }
+    status["reconnects"] = Json::UInt64(counters.reconnects);
+    status["received"] = Json::UInt64(counters.received);
+    status["forwarded"] = Json::UInt64(nextSeq_ - 1);
+    status["filtered"] = Json::UInt64(filtered_);
+    status["oversized"] = Json::UInt64(counters.oversized);
+    status["last_seq"] = Json::UInt64(nextSeq_ - 1);
+    Json::Value sinkList(Json::arrayValue);
+    for (std::size_t i = 0; i < sinks_.size(); ++i) {
+        const sinks::SinkCounters sinkCounters = sinks_[i]->counters();
+        Json::Value entry(Json::objectValue);
+        entry["type"] = config_.sinks[i].type;
+        entry["name"] = sinks_[i]->name();
+        entry["forwarded"] = Json::UInt64(sinkCounters.forwarded);
+        entry["dropped"] = Json::UInt64(sinkCounters.dropped);
+        sinkList.append(entry);
+    }
+    status["sinks"] = sinkList;
+    return status;
+}
+
+std::string Daemon::sendUpstream(std::string text, std::function<void(bool)> written)
+{
+    return client_.send(text, std::move(written));
 }
 
 void Daemon::onMessage(std::string&& payload, bool binary) noexcept

@@ -12,12 +12,13 @@
 #include "event/event_loop.hpp"
 #include "event/signal_watcher.hpp"
 #include "sinks/sink.hpp"
+#include "sinks/sink_host.hpp"
 
 namespace wspush::daemon {
 
 // Owns the loop, the push connection and the sinks, and turns each received message into
 // one record for every sink.
-class Daemon final : private connection::PushClient::Listener
+class Daemon final : private connection::PushClient::Listener, private sinks::SinkHost
 {
 public:
     // Throws on error: a sink that cannot be set up, the loop, the client.
@@ -34,10 +35,20 @@ private:
     void flushSinks() noexcept;
     void useFilter(const config::FilterConfig& filter);
 
+    void onConnected() noexcept override;
+    void onDisconnected(const std::string& reason) noexcept override;
     void onMessage(std::string&& payload, bool binary) noexcept override;
     void onStopped(bool gaveUp) noexcept override;
 
+    Json::Value status() const override;
+    const std::string& runId() const override { return runId_; }
+    std::string sendUpstream(std::string text, std::function<void(bool)> written) override;
+
+    std::vector<std::unique_ptr<sinks::Sink>> createSinks(const config::Config& config);
+    void replaceSinks(const std::vector<config::SinkConfig>& next);
+
     std::string configPath_;
+    std::string runId_;
     config::Config config_;
     event::EventLoop loop_;
     event::SignalWatcher signals_;

@@ -28,6 +28,9 @@ public:
     virtual void flush() noexcept {}
     // SIGHUP: reopen what may have been rotated away.
     virtual void reopen() noexcept {}
+    // The upstream link came up (to the masked URL) or went down (why).
+    virtual void onLinkUp(const std::string& /*server*/) noexcept {}
+    virtual void onLinkDown(const std::string& /*reason*/) noexcept {}
 
     virtual SinkCounters counters() const noexcept = 0;
     // How logs and status name it: "file /var/lib/wspushd/messages.jsonl".

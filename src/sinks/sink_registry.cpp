@@ -5,6 +5,7 @@
 
 #include "config/config_error.hpp"
 #include "sinks/file_sink.hpp"
+#include "sinks/unix_sink.hpp"
 
 namespace wspush::sinks {
 
@@ -13,16 +14,26 @@ namespace {
 struct SinkDescriptor
 {
     std::string_view type;
-    std::unique_ptr<Sink> (*create)(const config::SinkConfig& config, event::EventLoop& loop);
+    std::unique_ptr<Sink> (*create)(const config::SinkConfig& config, event::EventLoop& loop,
+                                    SinkHost& host);
 };
 
-std::unique_ptr<Sink> createFileSink(const config::SinkConfig& config, event::EventLoop& loop)
+std::unique_ptr<Sink> createFileSink(const config::SinkConfig& config, event::EventLoop& loop,
+                                     SinkHost&)
 {
     return std::make_unique<FileSink>(std::get<config::FileSinkConfig>(config.settings), loop);
 }
 
+std::unique_ptr<Sink> createUnixSink(const config::SinkConfig& config, event::EventLoop& loop,
+                                     SinkHost& host)
+{
+    return std::make_unique<UnixSink>(std::get<config::UnixSinkConfig>(config.settings), loop,
+                                      host);
+}
+
 constexpr SinkDescriptor descriptors[] = {
     {"file", createFileSink},
+    {"unix", createUnixSink},
 };
 
 const SinkDescriptor* find(std::string_view type) noexcept
@@ -58,13 +69,14 @@ void checkSinkTypes(const config::Config& config)
     }
 }
 
-std::unique_ptr<Sink> createSink(const config::SinkConfig& config, event::EventLoop& loop)
+std::unique_ptr<Sink> createSink(const config::SinkConfig& config, event::EventLoop& loop,
+                                 SinkHost& host)
 {
     const SinkDescriptor* descriptor = find(config.type);
     if (descriptor == nullptr)
         throw config::ConfigError(config.location,
                                   "sink type '" + config.type + "' is not available");
-    return descriptor->create(config, loop);
+    return descriptor->create(config, loop, host);
 }
 
 } // namespace wspush::sinks

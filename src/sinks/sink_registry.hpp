@@ -6,6 +6,7 @@
 #include "config/config.hpp"
 #include "event/event_loop.hpp"
 #include "sinks/sink.hpp"
+#include "sinks/sink_host.hpp"
 
 namespace wspush::sinks {
 
@@ -14,6 +15,7 @@ namespace wspush::sinks {
 void checkSinkTypes(const config::Config& config);
 
 // Throws on error (a file that cannot be opened, ...).
-std::unique_ptr<Sink> createSink(const config::SinkConfig& config, event::EventLoop& loop);
+std::unique_ptr<Sink> createSink(const config::SinkConfig& config, event::EventLoop& loop,
+                                 SinkHost& host);
 
 } // namespace wspush::sinks

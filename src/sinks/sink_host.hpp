@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <json/value.h>
+
+#include <functional>
+#include <string>
+
+namespace wspush::sinks {
+
+// What a sink may ask of the daemon that owns it.
+class SinkHost
+{
+public:
+    // The daemon's state and counters, as the `status` event carries them.
+    virtual Json::Value status() const = 0;
+    // Changes at every start, so a client can tell that seqs began again.
+    virtual const std::string& runId() const = 0;
+
+    // Queues `text` for the server. Returns an error message when it cannot be sent now;
+    // otherwise `written(true)` runs once it is on the connection, or `written(false)` if
+    // the link went away first.
+    virtual std::string sendUpstream(std::string text, std::function<void(bool)> written) = 0;
+
+protected:
+    ~SinkHost() = default;
+};
+
+} // namespace wspush::sinks

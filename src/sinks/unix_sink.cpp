@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: MIT
+#include "sinks/unix_sink.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "record/timestamp.hpp"
+#include "sinks/unix_events.hpp"
+#include "system/errno_error.hpp"
+#include "system/log.hpp"
+
+namespace wspush::sinks {
+
+namespace {
+
+constexpr const char* clientProtocol = "wspush-unix";
+constexpr const char* listenerProtocol = "wspush-unix-listener";
+constexpr std::size_t rxBufferSize = 64 * 1024;
+
+bool isAbstract(const std::string& path)
+{
+    return path.starts_with('@');
+}
+
+std::string nowText()
+{
+    std::string text;
+    record::appendTimestamp(record::nowUs(), text);
+    return text;
+}
+
+} // namespace
+
+UnixSink::UnixSink(const config::UnixSinkConfig& config, event::EventLoop& loop, SinkHost& host)
+    : config_(config), host_(host), name_("unix " + config.path)
+{
+    protocols_[0].name = clientProtocol;
+    protocols_[0].callback = callback;
+    protocols_[0].per_session_data_size = sizeof(UnixClient*);
+    protocols_[0].rx_buffer_size = rxBufferSize;
+    protocols_[1].name = listenerProtocol;
+    protocols_[1].callback = callback;
+
+    if (!isAbstract(config_.path))
+        takeLock();
+    listen(loop);
+}
+
+UnixSink::~UnixSink()
+{
+    *alive_ = false;
+    lws_vhost_destroy(vhost_);
+}
+
+void UnixSink::takeLock()
+{
+    const std::string lockPath = config_.path + ".lock";
+    lock_.reset(::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!lock_.isValid())
+        throw system::errnoError(errno, "cannot open " + lockPath);
+    if (flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            throw std::runtime_error(config_.path + " is in use by another wspushd (" +
+                                     lockPath + " is locked)");
+        throw system::errnoError(errno, "cannot lock " + lockPath);
+    }
+}
+
+// A listening socket from systemd (wspushd.socket) bound to our path, if there is one.
+bool UnixSink::adoptActivatedSocket()
+{
+    const int count = sd_listen_fds(0);
+    std::string address = config_.path;
+    if (isAbstract(address))
+        address[0] = '\0';
+    for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + count; ++fd) {
+        if (sd_is_socket_unix(fd, SOCK_STREAM, 1, address.c_str(), address.size()) > 0) {
+            activatedFd_ = fd;
+            return true;
+        }
+    }
+    return false;
+}
+
+void UnixSink::listen(event::EventLoop& loop)
+{
+    lws_context_creation_info info{};
+    info.vhost_name = name_.c_str();
+    info.protocols = protocols_;
+    info.user = this;
+
+    const bool activated = adoptActivatedSocket();
+    if (activated) {
+        info.port = CONTEXT_PORT_NO_LISTEN;
+    } else {
+        info.options = LWS_SERVER_OPTION_UNIX_SOCK | LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
+        info.iface = config_.path.c_str();
+        info.listen_accept_role = "raw-skt";
+        info.listen_accept_protocol = clientProtocol;
+    }
+
+    log::takeLwsError();
+    vhost_ = lws_create_vhost(loop.context(), &info);
+    if (vhost_ == nullptr) {
+        const std::string detail = log::takeLwsError();
+        throw std::runtime_error("cannot listen on " + config_.path +
+                                 (detail.empty() ? "" : ": " + detail));
+    }
+
+    if (activated) {
+        fcntl(activatedFd_, F_SETFL, fcntl(activatedFd_, F_GETFL) | O_NONBLOCK);
+        lws_sock_file_fd_type descriptor{};
+        descriptor.filefd = activatedFd_;
+        if (lws_adopt_descriptor_vhost(vhost_, LWS_ADOPT_RAW_FILE_DESC, descriptor,
+                                       listenerProtocol, nullptr) == nullptr)
+            throw std::runtime_error("cannot watch the socket systemd passed for " +
+                                     config_.path);
+        log::info("serving " + config_.path + " on the socket systemd passed");
+        return;
+    }
+    if (!isAbstract(config_.path))
+        applyPermissions();
+}
+
+void UnixSink::applyPermissions() const
+{
+    if (!config_.group.empty()) {
+        errno = 0;
+        const group* entry = getgrnam(config_.group.c_str());
+        if (entry == nullptr)
+            throw std::runtime_error("unix sink " + config_.path + ": group '" +
+                                     config_.group + "' does not exist");
+        if (chown(config_.path.c_str(), static_cast<uid_t>(-1), entry->gr_gid) != 0)
+            throw system::errnoError(errno, "cannot give " + config_.path + " to group " +
+                                                config_.group);
+    }
+    if (chmod(config_.path.c_str(), config_.mode) != 0)
+        throw system::errnoError(errno, "cannot set the mode of " + config_.path);
+}
+
+void UnixSink::acceptPending() noexcept
+{
+    for (;;) {
+        const int fd = accept4(activatedFd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                log::warning(name_ + ": accept: " + std::strerror(errno));
+            if (errno != EINTR)
+                return;
+            continue;
+        }
+        lws_sock_file_fd_type descriptor{};
+        descriptor.sockfd = fd;
+        if (lws_adopt_descriptor_vhost(vhost_, LWS_ADOPT_SOCKET, descriptor, clientProtocol,
+                                       nullptr) == nullptr)
+            ::close(fd);
+    }
+}
+
+int UnixSink::callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
+                       std::size_t length)
+{
+    auto* sink = static_cast<UnixSink*>(lws_vhost_user(lws_get_vhost(wsi)));
+    if (sink == nullptr)
+        return 0;
+    if (reason == LWS_CALLBACK_RAW_RX_FILE) {
+        sink->acceptPending();
+        return 0;
+    }
+    return sink->onClientEvent(wsi, reason, static_cast<UnixClient**>(user), in, length);
+}
+
+int UnixSink::onClientEvent(lws* wsi, lws_callback_reasons reason, UnixClient** slot, void* in,
+                            std::size_t length) noexcept
+{
+    switch (reason) {
+    case LWS_CALLBACK_RAW_ADOPT:
+        onAccepted(wsi, slot);
+        return *slot == nullptr ? -1 : 0;
+    case LWS_CALLBACK_RAW_RX:
+        if (slot == nullptr || *slot == nullptr)
+            return -1;
+        try {
+            UnixClient& client = **slot;
+            client.receive(
+                std::string_view(static_cast<const char*>(in), length),
+                [&](std::string_view line) { handleRequest(client, line); },
+                [&] {
+                    Json::Value fields;
+                    fields["message"] = "request line longer than 64 KiB, ignored";
+                    client.pushEvent(eventLine("error", fields));
+                });
+        } catch (const std::exception&) {
+            return -1;
+        }
+        return 0;
+    case LWS_CALLBACK_RAW_WRITEABLE:
+        if (slot == nullptr || *slot == nullptr || !(*slot)->flush())
+            return -1;
+        return 0;
+    case LWS_CALLBACK_RAW_CLOSE:
+        if (slot != nullptr && *slot != nullptr) {
+            onClosed(*slot);
+            *slot = nullptr;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+void UnixSink::onAccepted(lws* wsi, UnixClient** slot) noexcept
+{
+    if (slot == nullptr)
+        return;
+    try {
+        const std::uint64_t id = nextClientId_++;
+        auto client = std::make_unique<UnixClient>(wsi, id, config_);
+        *slot = client.get();
+        clients_.emplace(id, std::move(client));
+        log::debug(name_ + ": a client connected (" + std::to_string(clients_.size()) +
+                   " now)");
+    } catch (const std::bad_alloc&) {
+        *slot = nullptr;
+    }
+}
+
+void UnixSink::onClosed(UnixClient* client) noexcept
+{
+    closedClients_.forwarded += client->forwarded();
+    closedClients_.dropped += client->dropped();
+    clients_.erase(client->id());
+    log::debug(name_ + ": a client left (" + std::to_string(clients_.size()) + " now)");
+}
+
+void UnixSink::handleRequest(UnixClient& client, std::string_view line) noexcept
+{
+    try {
+        UnixRequest request = parseUnixRequest(line);
+        if (auto* replayRequest = std::get_if<ReplayRequest>(&request)) {
+            replay(client, *replayRequest);
+        } else if (std::holds_alternative<StatusRequest>(request)) {
+            sendStatus(client);
+        } else if (auto* send = std::get_if<SendRequest>(&request)) {
+            sendUpstream(client, std::move(*send));
+        } else {
+            Json::Value fields;
+            fields["message"] = std::get<InvalidRequest>(request).message;
+            client.pushEvent(eventLine("error", fields));
+        }
+    } catch (const std::exception& error) {
+        log::warning(name_ + ": a request failed: " + error.what());
+    }
+}
+
+void UnixSink::replay(UnixClient& client, const ReplayRequest& request) noexcept
+{
+    const bool otherRun = !request.run.empty() && request.run != host_.runId();
+    const std::uint64_t since = otherRun ? 0 : request.since;
+    // Records from the lowest one already queued upwards are on their way.
+    const std::uint64_t upper = client.lowestSeq() != 0 ? client.lowestSeq() - 1 : lastSeq_;
+    if (upper <= since)
+        return;
+
+    std::uint64_t from = since + 1;
+    const std::uint64_t oldest = held_.empty() ? lastSeq_ + 1 : held_.front()->seq;
+    if (from < oldest) {
+        Json::Value fields;
+        fields["from"] = Json::UInt64(from);
+        fields["to"] = Json::UInt64(std::min(oldest - 1, upper));
+        client.pushEvent(eventLine("gap", fields));
+        from = oldest;
+    }
+    for (std::uint64_t seq = from; seq <= upper; ++seq)
+        client.pushRecord(held_[seq - oldest]);
+}
+
+void UnixSink::sendStatus(UnixClient& client) noexcept
+{
+    try {
+        Json::Value status = host_.status();
+        status["subscribers"] = Json::UInt64(clients_.size());
+        client.pushEvent(eventLine("status", status));
+    } catch (const std::exception& error) {
+        log::warning(name_ + ": status: " + error.what());
+    }
+}
+
+void UnixSink::sendUpstream(UnixClient& client, SendRequest&& request) noexcept
+{
+    const auto refuse = [&client](const std::string& message) {
+        Json::Value fields;
+        fields["message"] = message;
+        client.pushEvent(eventLine("error", fields));
+    };
+    if (!config_.allowSend) {
+        refuse("sending is not allowed on this socket (allow_send: false)");
+        return;
+    }
+    const std::size_t bytes = request.text.size();
+    const std::string refused = host_.sendUpstream(
+        std::move(request.text),
+        [this, alive = std::weak_ptr<bool>(alive_), id = client.id(), bytes](bool written) {
+            const auto sinkAlive = alive.lock();
+            if (!sinkAlive || !*sinkAlive)
+                return;
+            const auto found = clients_.find(id);
+            if (found == clients_.end())
+                return;
+            Json::Value fields;
+            if (written) {
+                fields["bytes"] = Json::UInt64(bytes);
+                found->second->pushEvent(eventLine("sent", fields));
+            } else {
+                fields["message"] = "the link went down before the message was written";
+                found->second->pushEvent(eventLine("error", fields));
+            }
+        });
+    if (!refused.empty())
+        refuse(refused);
+}
+
+void UnixSink::deliver(const std::shared_ptr<const record::Record>& record) noexcept
+{
+    lastSeq_ = record->seq;
+    if (config_.replay != 0) {
+        try {
+            held_.push_back(record);
+            if (held_.size() > config_.replay)
+                held_.pop_front();
+        } catch (const std::bad_alloc&) {
+            held_.clear();
+        }
+    }
+    for (auto& [id, client] : clients_)
+        client->pushRecord(record);
+}
+
+void UnixSink::flush() noexcept
+{
+    for (auto& [id, client] : clients_) {
+        if (!client->flush())
+            lws_set_timeout(client->wsi(), PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
+}
+
+void UnixSink::broadcast(const std::string& line) noexcept
+{
+    for (auto& [id, client] : clients_)
+        client->pushEvent(line);
+}
+
+void UnixSink::onLinkUp(const std::string& server) noexcept
+{
+    try {
+        Json::Value fields;
+        fields["server"] = server;
+        fields["ts"] = nowText();
+        broadcast(eventLine("connected", fields));
+    } catch (const std::exception&) {
+    }
+}
+
+void UnixSink::onLinkDown(const std::string& reason) noexcept
+{
+    try {
+        Json::Value fields;
+        fields["reason"] = reason;
+        fields["ts"] = nowText();
+        broadcast(eventLine("disconnected", fields));
+    } catch (const std::exception&) {
+    }
+}
+
+SinkCounters UnixSink::counters() const noexcept
+{
+    SinkCounters total = closedClients_;
+    for (const auto& [id, client] : clients_) {
+        total.forwarded += client->forwarded();
+        total.dropped += client->dropped();
+    }
+    return total;
+}
+
+} // namespace wspush::sinks

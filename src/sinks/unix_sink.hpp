@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <libwebsockets.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+#include "event/event_loop.hpp"
+#include "sinks/sink.hpp"
+#include "sinks/sink_host.hpp"
+#include "sinks/unix_client.hpp"
+#include "sinks/unix_request.hpp"
+#include "system/unique_fd.hpp"
+
+namespace wspush::sinks {
+
+// Serves records as JSON lines on a Unix stream socket, in the daemon's loop, and answers
+// the requests local applications write back (replay, status, send).
+class UnixSink final : public Sink
+{
+public:
+    // Throws on error: the socket is in use by another daemon, cannot be bound, or its
+    // mode or group cannot be set.
+    UnixSink(const config::UnixSinkConfig& config, event::EventLoop& loop, SinkHost& host);
+    ~UnixSink() override;
+
+    void deliver(const std::shared_ptr<const record::Record>& record) noexcept override;
+    void flush() noexcept override;
+    void onLinkUp(const std::string& server) noexcept override;
+    void onLinkDown(const std::string& reason) noexcept override;
+
+    SinkCounters counters() const noexcept override;
+    const std::string& name() const noexcept override { return name_; }
+
+private:
+    static int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
+                        std::size_t length);
+    int onClientEvent(lws* wsi, lws_callback_reasons reason, UnixClient** slot, void* in,
+                      std::size_t length) noexcept;
+
+    void takeLock();
+    bool adoptActivatedSocket();
+    void listen(event::EventLoop& loop);
+    void applyPermissions() const;
+    void acceptPending() noexcept;
+
+    void onAccepted(lws* wsi, UnixClient** slot) noexcept;
+    void onClosed(UnixClient* client) noexcept;
+    void handleRequest(UnixClient& client, std::string_view line) noexcept;
+    void replay(UnixClient& client, const ReplayRequest& request) noexcept;
+    void sendStatus(UnixClient& client) noexcept;
+    void sendUpstream(UnixClient& client, SendRequest&& request) noexcept;
+    void broadcast(const std::string& line) noexcept;
+
+    config::UnixSinkConfig config_;
+    SinkHost& host_;
+    std::string name_;
+    lws_protocols protocols_[3]{};
+    lws_vhost* vhost_ = nullptr;
+    system::UniqueFd lock_;
+    int activatedFd_ = -1; // the listening socket systemd passed, owned by lws once adopted
+
+    std::map<std::uint64_t, std::unique_ptr<UnixClient>> clients_;
+    std::uint64_t nextClientId_ = 1;
+    std::deque<std::shared_ptr<const record::Record>> held_; // the replay ring
+    std::uint64_t lastSeq_ = 0;
+    SinkCounters closedClients_; // what clients that left had been sent or dropped
+    // Send confirmations check it, so one arriving after this sink is gone does nothing.
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+} // namespace wspush::sinks
