@@ -21,6 +21,7 @@ std::unique_ptr<Json::CharReader> strictReader()
     builder["failIfExtra"] = true;
     builder["rejectDupKeys"] = true;
     builder["allowSpecialFloats"] = false;
+    builder["allowTrailingCommas"] = false;
     return std::unique_ptr<Json::CharReader>(builder.newCharReader());
 }
 
