@@ -84,13 +84,28 @@ PushClient::PushClient(event::EventLoop& loop, Listener& listener, const config:
       livenessTimer_(loop.context(), [this] { checkLiveness(); }),
       stableTimer_(loop.context(), [this] { onStable(); })
 {
-    protocols_[0].name = "wspush-client";
-    protocols_[0].callback = callback;
-    protocols_[0].rx_buffer_size = rxBufferSize;
     createVhost();
 }
 
-PushClient::~PushClient() = default;
+PushClient::~PushClient()
+{
+    // lws may still call back while it tears the vhosts down: let it find no wsi of ours.
+    wsi_ = nullptr;
+    if (retiredVhost_ != nullptr)
+        lws_vhost_destroy(retiredVhost_);
+    lws_vhost_destroy(vhost_);
+}
+
+// lws keeps a pointer to the protocol list until a destroyed vhost is freed, later than
+// the client that made it: the list is static.
+const lws_protocols* PushClient::protocols()
+{
+    static const lws_protocols list[] = {
+        {"wspush-client", callback, 0, rxBufferSize, 0, nullptr, 0},
+        {nullptr, nullptr, 0, 0, 0, nullptr, 0},
+    };
+    return list;
+}
 
 void PushClient::createVhost()
 {
@@ -98,7 +113,7 @@ void PushClient::createVhost()
     info.vhost_name = "push-client";
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-    info.protocols = protocols_;
+    info.protocols = protocols();
     info.user = this;
     const config::TlsConfig& tls = server_.tls;
     if (!tls.caFile.empty())
@@ -201,7 +216,7 @@ void PushClient::connect() noexcept
     info.host = connectHost_.c_str();
     info.origin = connectHost_.c_str();
     info.protocol = server_.subprotocol.empty() ? nullptr : server_.subprotocol.c_str();
-    info.local_protocol_name = protocols_[0].name;
+    info.local_protocol_name = protocols()[0].name;
     info.ietf_version_or_minus_one = -1;
     info.retry_and_idle_policy = &idlePolicy_;
     info.pwsi = &wsi_;

@@ -83,6 +83,7 @@ private:
     static int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
                         std::size_t length);
     int dispatch(lws_callback_reasons reason, void* in, std::size_t length) noexcept;
+    static const lws_protocols* protocols();
 
     void createVhost();
     void connect() noexcept;
@@ -114,7 +115,6 @@ private:
     config::ReconnectConfig reconnect_;
     std::string displayUrl_;
 
-    lws_protocols protocols_[2]{};
     lws_retry_bo_t idlePolicy_{};
     lws_vhost* vhost_ = nullptr;
     lws_vhost* retiredVhost_ = nullptr; // replaced by a reload, destroyed once idle

@@ -41,24 +41,32 @@ SignalWatcher::SignalWatcher(EventLoop& loop, std::initializer_list<int> signals
     if (!fd.isValid())
         throw system::errnoError(errno, "signalfd");
 
-    protocols_[0].name = "wspush-signals";
-    protocols_[0].callback = callback;
+    // Static: lws reads the list until the vhost is freed, after this watcher is gone.
+    static const lws_protocols protocols[] = {
+        {"wspush-signals", callback, 0, 0, 0, nullptr, 0},
+        {nullptr, nullptr, 0, 0, 0, nullptr, 0},
+    };
 
     lws_context_creation_info info{};
     info.vhost_name = "signals";
     info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = protocols_;
+    info.protocols = protocols;
     info.user = this;
-    lws_vhost* vhost = lws_create_vhost(loop.context(), &info);
-    if (vhost == nullptr)
+    vhost_ = lws_create_vhost(loop.context(), &info);
+    if (vhost_ == nullptr)
         throw std::runtime_error("cannot create the signal vhost");
 
     lws_sock_file_fd_type descriptor{};
     descriptor.filefd = fd.get();
-    if (lws_adopt_descriptor_vhost(vhost, LWS_ADOPT_RAW_FILE_DESC, descriptor, protocols_[0].name,
+    if (lws_adopt_descriptor_vhost(vhost_, LWS_ADOPT_RAW_FILE_DESC, descriptor, protocols[0].name,
                                    nullptr) == nullptr)
         throw std::runtime_error("cannot watch the signalfd");
     fd.release(); // lws closes it with the context
+}
+
+SignalWatcher::~SignalWatcher()
+{
+    lws_vhost_destroy(vhost_);
 }
 
 int SignalWatcher::callback(lws* wsi, lws_callback_reasons reason, void*, void*, std::size_t)

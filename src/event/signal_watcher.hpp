@@ -19,6 +19,7 @@ public:
 
     // Throws on error.
     SignalWatcher(EventLoop& loop, std::initializer_list<int> signals, Handler handler);
+    ~SignalWatcher();
     SignalWatcher(const SignalWatcher&) = delete;
     SignalWatcher& operator=(const SignalWatcher&) = delete;
 
@@ -31,7 +32,7 @@ private:
     void readSignals(int fd) noexcept;
 
     Handler handler_;
-    lws_protocols protocols_[2]{};
+    lws_vhost* vhost_ = nullptr;
 };
 
 } // namespace wspush::event

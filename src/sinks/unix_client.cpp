@@ -11,7 +11,7 @@ namespace wspush::sinks {
 
 namespace {
 
-constexpr std::size_t maxRequestLine = 64 * 1024;
+constexpr std::size_t maxRequestLine = std::size_t{64} * 1024;
 constexpr int maxIovecs = 64;
 // A client cut off gets this long to take its `error` line before the socket closes.
 constexpr int cutOffGraceSeconds = 2;

@@ -13,7 +13,9 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <vector>
 
+#include "event/lws_strings.hpp"
 #include "record/timestamp.hpp"
 #include "sinks/unix_events.hpp"
 #include "system/errno_error.hpp"
@@ -25,7 +27,7 @@ namespace {
 
 constexpr const char* clientProtocol = "wspush-unix";
 constexpr const char* listenerProtocol = "wspush-unix-listener";
-constexpr std::size_t rxBufferSize = 64 * 1024;
+constexpr std::size_t rxBufferSize = std::size_t{64} * 1024;
 
 bool isAbstract(const std::string& path)
 {
@@ -44,13 +46,6 @@ std::string nowText()
 UnixSink::UnixSink(const config::UnixSinkConfig& config, event::EventLoop& loop, SinkHost& host)
     : config_(config), host_(host), name_("unix " + config.path)
 {
-    protocols_[0].name = clientProtocol;
-    protocols_[0].callback = callback;
-    protocols_[0].per_session_data_size = sizeof(UnixClient*);
-    protocols_[0].rx_buffer_size = rxBufferSize;
-    protocols_[1].name = listenerProtocol;
-    protocols_[1].callback = callback;
-
     if (!isAbstract(config_.path))
         takeLock();
     listen(loop);
@@ -59,7 +54,25 @@ UnixSink::UnixSink(const config::UnixSinkConfig& config, event::EventLoop& loop,
 UnixSink::~UnixSink()
 {
     *alive_ = false;
+    // lws would close the clients only later, when this sink is gone: close them now.
+    std::vector<lws*> open;
+    for (const auto& [id, client] : clients_)
+        open.push_back(client->wsi());
+    for (lws* wsi : open)
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
     lws_vhost_destroy(vhost_);
+}
+
+// lws keeps a pointer to the protocol list until a destroyed vhost is freed, later than
+// the sink that made it: the list is static.
+const lws_protocols* UnixSink::protocols()
+{
+    static const lws_protocols list[] = {
+        {clientProtocol, callback, sizeof(UnixClient*), rxBufferSize, 0, nullptr, 0},
+        {listenerProtocol, callback, 0, 0, 0, nullptr, 0},
+        {nullptr, nullptr, 0, 0, 0, nullptr, 0},
+    };
+    return list;
 }
 
 void UnixSink::takeLock()
@@ -95,8 +108,8 @@ bool UnixSink::adoptActivatedSocket()
 void UnixSink::listen(event::EventLoop& loop)
 {
     lws_context_creation_info info{};
-    info.vhost_name = name_.c_str();
-    info.protocols = protocols_;
+    info.vhost_name = "unix-sink";
+    info.protocols = protocols();
     info.user = this;
 
     const bool activated = adoptActivatedSocket();
@@ -104,7 +117,7 @@ void UnixSink::listen(event::EventLoop& loop)
         info.port = CONTEXT_PORT_NO_LISTEN;
     } else {
         info.options = LWS_SERVER_OPTION_UNIX_SOCK | LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
-        info.iface = config_.path.c_str();
+        info.iface = event::keepForLws(config_.path);
         info.listen_accept_role = "raw-skt";
         info.listen_accept_protocol = clientProtocol;
     }
@@ -170,6 +183,16 @@ void UnixSink::acceptPending() noexcept
 int UnixSink::callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
                        std::size_t length)
 {
+    switch (reason) {
+    case LWS_CALLBACK_RAW_ADOPT:
+    case LWS_CALLBACK_RAW_RX:
+    case LWS_CALLBACK_RAW_WRITEABLE:
+    case LWS_CALLBACK_RAW_CLOSE:
+    case LWS_CALLBACK_RAW_RX_FILE:
+        break;
+    default:
+        return 0; // vhost-level calls may come after this sink is gone
+    }
     auto* sink = static_cast<UnixSink*>(lws_vhost_user(lws_get_vhost(wsi)));
     if (sink == nullptr)
         return 0;

@@ -43,6 +43,7 @@ private:
     int onClientEvent(lws* wsi, lws_callback_reasons reason, UnixClient** slot, void* in,
                       std::size_t length) noexcept;
 
+    static const lws_protocols* protocols();
     void takeLock();
     bool adoptActivatedSocket();
     void listen(event::EventLoop& loop);
@@ -60,7 +61,6 @@ private:
     config::UnixSinkConfig config_;
     SinkHost& host_;
     std::string name_;
-    lws_protocols protocols_[3]{};
     lws_vhost* vhost_ = nullptr;
     system::UniqueFd lock_;
     int activatedFd_ = -1; // the listening socket systemd passed, owned by lws once adopted
