@@ -446,23 +446,43 @@ std::string expandEnvironment(const Value& value)
     return out;
 }
 
+// The URL as a message may show it: credentials before the host become "***".
+std::string withoutCredentials(std::string_view url)
+{
+    const auto scheme = url.find("://");
+    if (scheme == std::string_view::npos) {
+        return std::string(url);
+    }
+    const std::size_t start = scheme + 3;
+    const std::size_t end = std::min(url.find_first_of("/?#", start), url.size());
+    const auto at = url.substr(0, end).rfind('@');
+    if (at == std::string_view::npos || at < start) {
+        return std::string(url);
+    }
+    return std::string(url.substr(0, start)) + "***" + std::string(url.substr(at));
+}
+
 std::string parseUrl(const Value& value)
 {
     std::string url = expandEnvironment(value);
     if (hasControlCharacters(url) || url.find(' ') != std::string::npos) {
         value.fail("must not contain spaces or control characters");
     }
+    const std::string shown = quoted(withoutCredentials(value.node().Scalar()));
     std::string_view rest = url;
     if (rest.starts_with("ws://")) {
         rest.remove_prefix(5);
     } else if (rest.starts_with("wss://")) {
         rest.remove_prefix(6);
     } else {
-        value.outOfRange("a ws:// or wss:// URL");
+        value.fail("must be a ws:// or wss:// URL, got " + shown);
     }
-    if (!isHostPort(rest.substr(0, rest.find_first_of("/?#")), false)) {
-        value.fail("expected a host and optional port after the scheme, got " +
-                   quoted(value.node().Scalar()));
+    std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+    if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
+        authority.remove_prefix(at + 1); // user:password, sent as Basic credentials
+    }
+    if (!isHostPort(authority, false)) {
+        value.fail("expected a host and optional port after the scheme, got " + shown);
     }
     return url;
 }

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "connection/push_client.hpp"
 
+#include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <netdb.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdexcept>
 #include <sys/socket.h>
 
@@ -56,11 +60,49 @@ std::string resolve(const std::string& host, std::string& error)
     return address;
 }
 
+// "user:pa%40ss" as written in a URL, sent as RFC 7617 Basic credentials.
 std::string basicCredentials(std::string_view userInfo)
 {
+    std::string decoded;
+    for (std::size_t i = 0; i < userInfo.size(); ++i) {
+        unsigned byte = 0;
+        const char* hex = userInfo.data() + i + 1;
+        if (userInfo[i] == '%' && i + 2 < userInfo.size() && std::isxdigit(hex[0]) &&
+            std::isxdigit(hex[1]) && std::from_chars(hex, hex + 2, byte, 16).ec == std::errc()) {
+            decoded.push_back(static_cast<char>(byte));
+            i += 2;
+        } else {
+            decoded.push_back(userInfo[i]);
+        }
+    }
     std::string value = "Basic ";
-    record::appendBase64(userInfo, value);
+    record::appendBase64(decoded, value);
     return value;
+}
+
+// The Host header's form of the authority: IPv6 in brackets, the port when not the
+// scheme's default. lws also takes its TLS name from it, up to the first ':'.
+std::string hostHeader(const ServerUrl& url)
+{
+    std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+    if (url.port != (url.secure ? 443 : 80))
+        host += ":" + std::to_string(url.port);
+    return host;
+}
+
+// lws cannot check a certificate against an IPv6 address (it cuts its name at the first
+// ':'), so the daemon checks it itself, before it sends any header.
+bool certificateMatchesAddress(lws* wsi, const std::string& address)
+{
+    SSL* ssl = lws_get_ssl(wsi);
+    if (ssl == nullptr)
+        return false;
+    X509* certificate = SSL_get1_peer_certificate(ssl);
+    if (certificate == nullptr)
+        return false;
+    const bool matches = X509_check_ip_asc(certificate, address.c_str(), 0) == 1;
+    X509_free(certificate);
+    return matches;
 }
 
 bool hasHeader(const std::vector<std::pair<std::string, std::string>>& headers,
@@ -170,7 +212,7 @@ void PushClient::connect() noexcept
         scheduleRetry(error);
         return;
     }
-    connectHost_ = url->host;
+    connectHost_ = hostHeader(*url);
     connectPath_ = substituteToken(url->path, token);
 
     std::vector<std::string> secrets{token};
@@ -196,8 +238,13 @@ void PushClient::connect() noexcept
     log::setSecrets(std::move(secrets));
 
     int tlsFlags = 0;
+    checkAddressOf_.clear();
     if (url->secure) {
         tlsFlags = LCCSCF_USE_SSL;
+        if (server_.tls.verify && url->host.find(':') != std::string::npos) {
+            tlsFlags |= LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
+            checkAddressOf_ = url->host;
+        }
         if (!server_.tls.verify) {
             tlsFlags |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
                         LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
@@ -391,6 +438,11 @@ void PushClient::noteLoss(const std::string& reason) noexcept
 
 int PushClient::appendHandshakeHeaders(unsigned char** position, std::size_t length) noexcept
 {
+    if (!checkAddressOf_.empty() && !certificateMatchesAddress(wsi_, checkAddressOf_)) {
+        noteLoss("IP address mismatch: the server's certificate is not valid for " +
+                 checkAddressOf_);
+        return -1;
+    }
     unsigned char* end = *position + length;
     for (const auto& [name, value] : connectHeaders_) {
         const std::string field = name + ":";

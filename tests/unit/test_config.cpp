@@ -338,9 +338,11 @@ TEST_CASE("server.url")
     CHECK(errorOf("server: {url: 'ws://h:'}") ==
           "test.yaml:1:15: server.url: expected a host and optional port after the scheme, got "
           "'ws://h:'");
-    CHECK(errorOf("server: {url: 'ws://user@h/'}") ==
+    CHECK(errorOf("server: {url: 'ws://user:secret@/x'}") ==
           "test.yaml:1:15: server.url: expected a host and optional port after the scheme, got "
-          "'ws://user@h/'");
+          "'ws://***@/x'");
+    CHECK(errorOf("server: {url: 'http://user:secret@h/'}") ==
+          "test.yaml:1:15: server.url: must be a ws:// or wss:// URL, got 'http://***@h/'");
     CHECK(errorOf("server: {url: 'ws://h/a b'}") ==
           "test.yaml:1:15: server.url: must not contain spaces or control characters");
     CHECK(errorOf("server: {url: [ws://h]}") ==
@@ -586,4 +588,11 @@ TEST_CASE("file sink settings")
           "test.yaml:4:29: sinks[0].max_queue: must be at least 64KiB, got '65535'");
     CHECK(errorWith("sinks:\n  - {type: file, replay: 5}\n") ==
           "test.yaml:4:18: unknown key 'replay' in 'sinks[0]'");
+}
+
+TEST_CASE("credentials in the URL are accepted and kept for the connection")
+{
+    const Config config =
+        parseConfig("server: {url: 'wss://user:p%40ss@push.example.com:8443/ws'}", "test.yaml");
+    CHECK(config.server.url == "wss://user:p%40ss@push.example.com:8443/ws");
 }
