@@ -7,7 +7,7 @@ build_dir="$repo_root/build"
 # Debian 12 packages the build, the tests and the demo need.
 base_packages=(
     g++ meson ninja-build pkg-config cmake
-    libwebsockets-dev libjsoncpp-dev libsystemd-dev libyaml-cpp-dev doctest-dev
+    libwebsockets-dev libjsoncpp-dev libsystemd-dev libyaml-cpp-dev doctest-dev libssl-dev
     python3 openssl systemd
 )
 
