@@ -5,7 +5,6 @@
 
 #include <cstdio>
 #include <random>
-#include <algorithm>
 
 #include "config/config_error.hpp"
 #include "config/loader.hpp"
@@ -126,21 +125,14 @@ void Daemon::replaceSinks(const std::vector<config::SinkConfig>& next)
             }
         }
     }
-    const bool changed = std::any_of(kept.begin(), kept.end(), [](auto& s) { return !s; }) ||
-                         next.size() != sinks_.size();
-    if (!changed) {
-        sinks_ = std::move(kept);
-        for (auto& sink : sinks_)
-            sink->reopen();
-        return;
+    for (std::size_t j = 0; j < next.size(); ++j) {
+        for (std::size_t i = 0; i < sinks_.size() && !kept[j]; ++i) {
+            if (sinks_[i] && sinks_[i]->reconfigure(next[j]))
+                kept[j] = std::move(sinks_[i]);
+        }
     }
 
-    std::vector<std::unique_ptr<sinks::Sink>> previous = std::move(sinks_);
-    sinks_.clear();
-    for (auto& sink : previous) {
-        if (sink)
-            sink.reset(); // closes it, so a successor can take its path
-    }
+    sinks_.clear(); // closes those not kept, so a successor can take their path
     try {
         for (std::size_t j = 0; j < next.size(); ++j) {
             if (!kept[j])

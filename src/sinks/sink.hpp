@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "config/config.hpp"
 #include "record/record.hpp"
 
 namespace wspush::sinks {
@@ -28,6 +29,9 @@ public:
     virtual void flush() noexcept {}
     // SIGHUP: reopen what may have been rotated away.
     virtual void reopen() noexcept {}
+    // A reload changed this sink's settings: true when it took them in place, false when
+    // it must be replaced by a new sink.
+    virtual bool reconfigure(const config::SinkConfig& /*next*/) noexcept { return false; }
     // The upstream link came up (to the masked URL) or went down (why).
     virtual void onLinkUp(const std::string& /*server*/) noexcept {}
     virtual void onLinkDown(const std::string& /*reason*/) noexcept {}

@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "sinks/unix_events.hpp"
+#include "system/log.hpp"
 
 namespace wspush::sinks {
 
@@ -13,15 +14,23 @@ namespace {
 
 constexpr std::size_t maxRequestLine = std::size_t{64} * 1024;
 constexpr int maxIovecs = 64;
+// Room kept for a `dropped` notice: {"count":18446744073709551615,"event":"dropped"}
+constexpr std::size_t droppedNoticeSize = 64;
 // A client cut off gets this long to take its `error` line before the socket closes.
 constexpr int cutOffGraceSeconds = 2;
 
 } // namespace
 
 UnixClient::UnixClient(lws* wsi, std::uint64_t id, const config::UnixSinkConfig& config)
-    : wsi_(wsi), id_(id), maxQueue_(config.maxQueue),
-      dropPolicy_(config.policy == config::UnixSinkConfig::Policy::Drop)
+    : wsi_(wsi), id_(id), acceptedUs_(lws_now_usecs())
 {
+    setLimits(config);
+}
+
+void UnixClient::setLimits(const config::UnixSinkConfig& config) noexcept
+{
+    maxQueue_ = config.maxQueue;
+    dropPolicy_ = config.policy == config::UnixSinkConfig::Policy::Drop;
 }
 
 bool UnixClient::fits(std::size_t length) const noexcept
@@ -46,12 +55,9 @@ void UnixClient::pushRecord(const std::shared_ptr<const record::Record>& record)
         return;
     if (lowestSeq_ == 0 || record->seq < lowestSeq_)
         lowestSeq_ = record->seq;
-    if (skipped_ != 0 && !queueDroppedNotice()) {
-        ++skipped_;
-        ++dropped_;
-        return;
-    }
-    if (!fits(record->line.size())) {
+    // A gap is told in one notice, queued together with the record that ends it.
+    const std::size_t notice = skipped_ != 0 ? droppedNoticeSize : 0;
+    if (!fits(record->line.size() + notice)) {
         if (!dropPolicy_) {
             cutOff("too slow: more than max_queue bytes waiting, disconnecting");
             return;
@@ -60,6 +66,8 @@ void UnixClient::pushRecord(const std::shared_ptr<const record::Record>& record)
         ++dropped_;
         return;
     }
+    if (skipped_ != 0)
+        queueDroppedNotice();
     // Shares the record's own line: one encoding for every client.
     if (queue(Line(record, &record->line), true))
         ++forwarded_;
@@ -67,17 +75,15 @@ void UnixClient::pushRecord(const std::shared_ptr<const record::Record>& record)
         ++dropped_;
 }
 
-bool UnixClient::queueDroppedNotice() noexcept
+void UnixClient::queueDroppedNotice() noexcept
 {
-    Json::Value fields;
-    fields["count"] = Json::UInt64(skipped_);
-    std::string line = eventLine("dropped", fields);
-    if (!fits(line.size()))
-        return false;
-    if (!queue(std::make_shared<const std::string>(std::move(line)), false))
-        return false;
-    skipped_ = 0;
-    return true;
+    try {
+        Json::Value fields;
+        fields["count"] = Json::UInt64(skipped_);
+        if (queue(std::make_shared<const std::string>(eventLine("dropped", fields)), false))
+            skipped_ = 0;
+    } catch (const std::exception&) {
+    }
 }
 
 void UnixClient::pushEvent(std::string line) noexcept
@@ -98,6 +104,7 @@ void UnixClient::pushEvent(std::string line) noexcept
 void UnixClient::cutOff(const std::string& why) noexcept
 {
     closing_ = true;
+    log::notice("unix client " + std::to_string(id_) + ": " + why);
     // Keep a line already begun, so the client never sees half a line before the error.
     const std::size_t keep = frontOffset_ != 0 ? 1 : 0;
     while (queue_.size() > keep) {
@@ -117,6 +124,8 @@ void UnixClient::cutOff(const std::string& why) noexcept
 
 bool UnixClient::flush() noexcept
 {
+    if (holding_)
+        return true;
     const int fd = lws_get_socket_fd(wsi_);
     while (!queue_.empty()) {
         iovec vectors[maxIovecs];
@@ -150,10 +159,54 @@ bool UnixClient::flush() noexcept
             queue_.pop_front();
             frontOffset_ = 0;
         }
-        if (queue_.empty() && skipped_ != 0 && !closing_)
+        if (queue_.empty() && skipped_ != 0 && !closing_ && fits(droppedNoticeSize))
             queueDroppedNotice();
     }
     return !closing_;
+}
+
+void UnixClient::insertReplayed(
+    std::string gapLine, const std::vector<std::shared_ptr<const record::Record>>& records) noexcept
+{
+    // Before every line not yet begun: records already on their way cannot be recalled.
+    auto at = queue_.begin() + (frontOffset_ != 0 ? 1 : 0);
+    if (!gapLine.empty()) {
+        if (!fits(gapLine.size())) {
+            cutOff("too slow: more than max_queue bytes waiting, disconnecting");
+            return;
+        }
+        try {
+            queuedBytes_ += gapLine.size();
+            at = queue_.insert(at, {std::make_shared<const std::string>(std::move(gapLine)),
+                                    false}) +
+                 1;
+        } catch (const std::bad_alloc&) {
+            cutOff("out of memory");
+            return;
+        }
+    }
+    for (const auto& record : records) {
+        if (closing_)
+            return;
+        if (!fits(record->line.size())) {
+            if (!dropPolicy_) {
+                cutOff("too slow: more than max_queue bytes waiting, disconnecting");
+                return;
+            }
+            ++skipped_;
+            ++dropped_;
+            continue;
+        }
+        try {
+            at = queue_.insert(at, {Line(record, &record->line), true}) + 1;
+            queuedBytes_ += record->line.size();
+            ++forwarded_;
+            if (lowestSeq_ == 0 || record->seq < lowestSeq_)
+                lowestSeq_ = record->seq;
+        } catch (const std::bad_alloc&) {
+            ++dropped_;
+        }
+    }
 }
 
 void UnixClient::receive(std::string_view bytes,
@@ -174,6 +227,7 @@ void UnixClient::receive(std::string_view bytes,
         }
         if (newline == std::string_view::npos)
             return;
+        holding_ = false;
         if (!discardingLine_)
             onLine(input_);
         input_.clear();

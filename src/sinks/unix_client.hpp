@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 #include "record/record.hpp"
@@ -45,6 +46,17 @@ public:
     // The lowest seq queued for this client so far (0: none). What it was sent is always
     // one run of seqs, since a replay only fills in below it.
     std::uint64_t lowestSeq() const noexcept { return lowestSeq_; }
+    // Queues a replay ahead of the live records not yet being written: a `gap` event line
+    // (or nothing) and held records in seq order.
+    void insertReplayed(std::string gapLine,
+                        const std::vector<std::shared_ptr<const record::Record>>& records) noexcept;
+    // A new client gets nothing written until its first request line or release(), so a
+    // replay asked for at once comes before the live records.
+    void release() noexcept { holding_ = false; }
+    bool isHolding() const noexcept { return holding_; }
+    std::int64_t acceptedUs() const noexcept { return acceptedUs_; }
+    // A reload changed max_queue or the policy.
+    void setLimits(const config::UnixSinkConfig& config) noexcept;
 
     std::uint64_t forwarded() const noexcept { return forwarded_; }
     std::uint64_t dropped() const noexcept { return dropped_; }
@@ -59,18 +71,20 @@ private:
     bool fits(std::size_t length) const noexcept;
     bool queue(Line line, bool isRecord) noexcept;
     void cutOff(const std::string& why) noexcept;
-    bool queueDroppedNotice() noexcept;
+    void queueDroppedNotice() noexcept;
 
     lws* wsi_;
     std::uint64_t id_;
-    std::size_t maxQueue_;
-    bool dropPolicy_;
+    std::size_t maxQueue_ = 0;
+    bool dropPolicy_ = false;
 
     std::deque<Item> queue_;
     std::size_t queuedBytes_ = 0;
     std::size_t frontOffset_ = 0; // bytes of queue_.front() already written
     std::uint64_t skipped_ = 0;   // records skipped and not yet told with a `dropped` event
     bool closing_ = false;
+    bool holding_ = true;
+    std::int64_t acceptedUs_; // monotonic
 
     std::string input_;
     bool discardingLine_ = false;

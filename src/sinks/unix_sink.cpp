@@ -28,6 +28,8 @@ namespace {
 constexpr const char* clientProtocol = "wspush-unix";
 constexpr const char* listenerProtocol = "wspush-unix-listener";
 constexpr std::size_t rxBufferSize = std::size_t{64} * 1024;
+// How long a new client's records wait for its first request (a replay comes first).
+constexpr auto firstLineWait = std::chrono::milliseconds(200);
 
 bool isAbstract(const std::string& path)
 {
@@ -44,7 +46,8 @@ std::string nowText()
 } // namespace
 
 UnixSink::UnixSink(const config::UnixSinkConfig& config, event::EventLoop& loop, SinkHost& host)
-    : config_(config), host_(host), name_("unix " + config.path)
+    : config_(config), host_(host), name_("unix " + config.path),
+      releaseTimer_(loop.context(), [this] { releaseNewClients(); })
 {
     if (!isAbstract(config_.path))
         takeLock();
@@ -251,11 +254,55 @@ void UnixSink::onAccepted(lws* wsi, UnixClient** slot) noexcept
         auto client = std::make_unique<UnixClient>(wsi, id, config_);
         *slot = client.get();
         clients_.emplace(id, std::move(client));
+        if (!releaseTimer_.isPending())
+            releaseTimer_.schedule(firstLineWait);
         log::debug(name_ + ": a client connected (" + std::to_string(clients_.size()) +
                    " now)");
     } catch (const std::bad_alloc&) {
         *slot = nullptr;
     }
+}
+
+// Clients that sent no request line in time get their records from now on.
+void UnixSink::releaseNewClients() noexcept
+{
+    const auto waitUs = std::chrono::duration_cast<std::chrono::microseconds>(firstLineWait);
+    const std::int64_t now = lws_now_usecs();
+    std::int64_t nextDue = 0;
+    for (auto& [id, client] : clients_) {
+        if (!client->isHolding())
+            continue;
+        const std::int64_t due = client->acceptedUs() + waitUs.count();
+        if (due <= now)
+            client->release();
+        else if (nextDue == 0 || due < nextDue)
+            nextDue = due;
+    }
+    if (nextDue != 0)
+        releaseTimer_.schedule(std::chrono::microseconds(nextDue - now));
+    flush();
+}
+
+bool UnixSink::reconfigure(const config::SinkConfig& next) noexcept
+{
+    const auto* settings = std::get_if<config::UnixSinkConfig>(&next.settings);
+    if (settings == nullptr || settings->path != config_.path)
+        return false;
+    // The same socket: a new one would have lws share the listening socket of the vhost
+    // being destroyed, so the settings change in place.
+    config_ = *settings;
+    for (auto& [id, client] : clients_)
+        client->setLimits(config_);
+    while (held_.size() > config_.replay)
+        held_.pop_front();
+    if (activatedFd_ < 0 && !isAbstract(config_.path)) {
+        try {
+            applyPermissions();
+        } catch (const std::exception& error) {
+            log::error(name_ + ": " + error.what());
+        }
+    }
+    return true;
 }
 
 void UnixSink::onClosed(UnixClient* client) noexcept
@@ -297,15 +344,22 @@ void UnixSink::replay(UnixClient& client, const ReplayRequest& request) noexcept
 
     std::uint64_t from = since + 1;
     const std::uint64_t oldest = held_.empty() ? lastSeq_ + 1 : held_.front()->seq;
-    if (from < oldest) {
-        Json::Value fields;
-        fields["from"] = Json::UInt64(from);
-        fields["to"] = Json::UInt64(std::min(oldest - 1, upper));
-        client.pushEvent(eventLine("gap", fields));
-        from = oldest;
+    try {
+        std::string gapLine;
+        if (from < oldest) {
+            Json::Value fields;
+            fields["from"] = Json::UInt64(from);
+            fields["to"] = Json::UInt64(std::min(oldest - 1, upper));
+            gapLine = eventLine("gap", fields);
+            from = oldest;
+        }
+        std::vector<std::shared_ptr<const record::Record>> wanted;
+        for (std::uint64_t seq = from; seq <= upper; ++seq)
+            wanted.push_back(held_[seq - oldest]);
+        client.insertReplayed(std::move(gapLine), wanted);
+    } catch (const std::bad_alloc&) {
+        log::error(name_ + ": out of memory during a replay");
     }
-    for (std::uint64_t seq = from; seq <= upper; ++seq)
-        client.pushRecord(held_[seq - oldest]);
 }
 
 void UnixSink::sendStatus(UnixClient& client) noexcept

@@ -11,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "event/event_loop.hpp"
+#include "event/timer.hpp"
 #include "sinks/sink.hpp"
 #include "sinks/sink_host.hpp"
 #include "sinks/unix_client.hpp"
@@ -33,6 +34,7 @@ public:
     void flush() noexcept override;
     void onLinkUp(const std::string& server) noexcept override;
     void onLinkDown(const std::string& reason) noexcept override;
+    bool reconfigure(const config::SinkConfig& next) noexcept override;
 
     SinkCounters counters() const noexcept override;
     const std::string& name() const noexcept override { return name_; }
@@ -52,6 +54,7 @@ private:
 
     void onAccepted(lws* wsi, UnixClient** slot) noexcept;
     void onClosed(UnixClient* client) noexcept;
+    void releaseNewClients() noexcept;
     void handleRequest(UnixClient& client, std::string_view line) noexcept;
     void replay(UnixClient& client, const ReplayRequest& request) noexcept;
     void sendStatus(UnixClient& client) noexcept;
@@ -72,6 +75,7 @@ private:
     SinkCounters closedClients_; // what clients that left had been sent or dropped
     // Send confirmations check it, so one arriving after this sink is gone does nothing.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    event::Timer releaseTimer_;
 };
 
 } // namespace wspush::sinks

@@ -13,6 +13,16 @@ void EventLog::listening(int port)
     line("listening " + std::to_string(port));
 }
 
+void EventLog::header(std::string_view name, const std::optional<std::string>& value)
+{
+    line("header " + std::string(name) + " " + (value ? escapeLine(*value) : std::string("-")));
+}
+
+void EventLog::subprotocol(std::optional<std::string_view> name)
+{
+    line("subprotocol " + (name ? std::string(*name) : std::string("-")));
+}
+
 void EventLog::connected(std::string_view id)
 {
     line("connected " + escapeLine(id));

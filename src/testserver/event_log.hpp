@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace wspush::testserver {
@@ -22,6 +24,10 @@ public:
     explicit EventLog(bool quiet) : quiet_(quiet) {}
 
     void listening(int port);
+    // Before "connected", when asked for: a request header (nullopt: absent) and the selected
+    // subprotocol (nullopt: none).
+    void header(std::string_view name, const std::optional<std::string>& value);
+    void subprotocol(std::optional<std::string_view> name);
     void connected(std::string_view id);
     void heartbeat(std::uint64_t total);
     void received(std::string_view text);

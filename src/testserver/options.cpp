@@ -1,21 +1,36 @@
 // SPDX-License-Identifier: MIT
 #include "testserver/options.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <getopt.h>
+#include <string_view>
 
 namespace wspush::testserver {
 
 const char* const kUsage =
     "usage: wspush-testserver [--host ADDR] [--port N] [--count N] [--size BYTES]\n"
-    "                         [--rate PER_SEC] [--quiet]\n"
-    "Serves ws://HOST:PORT/websocket/<id> and takes commands on stdin (push, send, sendhex,\n"
-    "binhex, oversize, fragmented, close, reset, refuse, silent, stats, quit).\n"
-    "  --host ADDR      address to listen on (default 127.0.0.1)\n"
+    "                         [--rate PER_SEC] [--quiet] [--tls-cert FILE --tls-key FILE\n"
+    "                         [--tls-client-ca FILE]] [--subprotocol NAME]\n"
+    "                         [--show-header NAME]...\n"
+    "Serves ws://HOST:PORT/websocket/<id> (wss:// with --tls-cert) and takes commands on\n"
+    "stdin (push, send, sendhex, binhex, oversize, fragmented, close, reset, refuse, silent,\n"
+    "stats, quit).\n"
+    "  --host ADDR      address to listen on, IPv4 or IPv6 (default 127.0.0.1)\n"
     "  --port N         port, 0 = any free one (default 0)\n"
     "  --count N        push N messages to each client from its connect on (0 = forever)\n"
     "  --size BYTES     size of each pushed message (default 200)\n"
     "  --rate PER_SEC   pushed messages per second, 0 = as fast as possible (default 1)\n"
-    "  --quiet          do not print heartbeat lines\n";
+    "  --quiet          do not print heartbeat lines\n"
+    "  --tls-cert FILE  serve wss:// with this PEM certificate (needs --tls-key)\n"
+    "  --tls-key FILE   the PEM private key of --tls-cert\n"
+    "  --tls-client-ca FILE\n"
+    "                   require a client certificate signed by this PEM CA\n"
+    "  --subprotocol NAME\n"
+    "                   accept and select this WebSocket subprotocol; print \"subprotocol\"\n"
+    "                   lines\n"
+    "  --show-header NAME\n"
+    "                   print \"header NAME VALUE\" for each upgrade (repeatable)\n";
 
 namespace {
 
@@ -29,15 +44,34 @@ T number(const char* option, const char* text)
     return value;
 }
 
+// RFC 9110 token characters, which header names and subprotocol names are made of.
+bool isToken(std::string_view text)
+{
+    static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+    return !text.empty() && std::ranges::all_of(text, [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+               kSymbols.find(c) != std::string_view::npos;
+    });
+}
+
 } // namespace
 
 Options parseOptions(int argc, char** argv)
 {
     static const option kOptions[] = {
-        {"host", required_argument, nullptr, 'H'},  {"port", required_argument, nullptr, 'p'},
-        {"count", required_argument, nullptr, 'c'}, {"size", required_argument, nullptr, 's'},
-        {"rate", required_argument, nullptr, 'r'},  {"quiet", no_argument, nullptr, 'q'},
-        {"help", no_argument, nullptr, 'h'},        {nullptr, 0, nullptr, 0},
+        {"host", required_argument, nullptr, 'H'},
+        {"port", required_argument, nullptr, 'p'},
+        {"count", required_argument, nullptr, 'c'},
+        {"size", required_argument, nullptr, 's'},
+        {"rate", required_argument, nullptr, 'r'},
+        {"quiet", no_argument, nullptr, 'q'},
+        {"help", no_argument, nullptr, 'h'},
+        {"tls-cert", required_argument, nullptr, 'C'},
+        {"tls-key", required_argument, nullptr, 'K'},
+        {"tls-client-ca", required_argument, nullptr, 'A'},
+        {"subprotocol", required_argument, nullptr, 'P'},
+        {"show-header", required_argument, nullptr, 'S'},
+        {nullptr, 0, nullptr, 0},
     };
     Options options;
     PushSpec push;
@@ -71,12 +105,39 @@ Options parseOptions(int argc, char** argv)
         case 'h':
             options.help = true;
             break;
+        case 'C':
+            options.tlsCert = optarg;
+            break;
+        case 'K':
+            options.tlsKey = optarg;
+            break;
+        case 'A':
+            options.tlsClientCa = optarg;
+            break;
+        case 'P':
+            options.subprotocol = optarg;
+            if (!isToken(options.subprotocol)) {
+                throw UsageError("--subprotocol: not a protocol name: " + options.subprotocol);
+            }
+            break;
+        case 'S':
+            if (!isToken(optarg)) {
+                throw UsageError(std::string("--show-header: not a header name: ") + optarg);
+            }
+            options.showHeaders.emplace_back(optarg);
+            break;
         default:
             throw UsageError("unknown option");
         }
     }
     if (optind < argc) {
         throw UsageError(std::string("unexpected argument: ") + argv[optind]);
+    }
+    if (options.tlsCert.empty() != options.tlsKey.empty()) {
+        throw UsageError("--tls-cert and --tls-key go together");
+    }
+    if (!options.tlsClientCa.empty() && options.tlsCert.empty()) {
+        throw UsageError("--tls-client-ca needs --tls-cert and --tls-key");
     }
     if (auto problem = pushSpecProblem(push)) {
         throw UsageError(*problem);

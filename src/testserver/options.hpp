@@ -4,6 +4,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "testserver/control.hpp"
 
@@ -16,6 +17,17 @@ struct Options
     std::optional<PushSpec> autoPush; // --count given: push to every client from its connect
     bool quiet = false;               // no "heartbeat" lines
     bool help = false;
+
+    // wss:// instead of ws:// when both are set (PEM files).
+    std::string tlsCert;
+    std::string tlsKey;
+    // When set, a client must present a certificate signed by this CA (PEM file).
+    std::string tlsClientCa;
+    // The WebSocket subprotocol accepted and selected; clients asking for none are accepted too.
+    // When set, each upgrade prints "subprotocol NAME|-".
+    std::string subprotocol;
+    // Request headers printed as "header NAME VALUE|-" for each upgrade, in this order.
+    std::vector<std::string> showHeaders;
 };
 
 // A bad command line; what() says what is wrong.

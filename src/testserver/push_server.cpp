@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "testserver/payload.hpp"
+#include "testserver/tls.hpp"
 
 namespace wspush::testserver {
 
@@ -104,7 +105,10 @@ PushServer::PushServer(const Options& options) : options_(options), events_(opti
     std::signal(SIGPIPE, SIG_IGN);
     lws_set_log_level(LLL_ERR | LLL_WARN, nullptr);
 
-    webSocketProtocols_[0].name = "wspush";
+    // Clients asking for no subprotocol get protocols[0] as well, and lws echoes its name only to
+    // those that asked for it, so naming it after --subprotocol is all selection takes.
+    webSocketProtocols_[0].name =
+        options_.subprotocol.empty() ? "wspush" : options_.subprotocol.c_str();
     webSocketProtocols_[0].callback = &PushServer::onWebSocketEvent;
     webSocketProtocols_[0].tx_packet_size = kTxPacketSize;
     loopProtocols_[0].name = "wspush-loop";
@@ -112,6 +116,9 @@ PushServer::PushServer(const Options& options) : options_(options), events_(opti
 
     lws_context_creation_info contextInfo{};
     contextInfo.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    if (!options_.tlsCert.empty()) {
+        contextInfo.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    }
     contextInfo.user = this;
     context_.reset(lws_create_context(&contextInfo));
     if (!context_) {
@@ -135,10 +142,12 @@ PushServer::PushServer(const Options& options) : options_(options), events_(opti
     webSocketInfo.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
     webSocketInfo.retry_and_idle_policy = &noIdleTimeouts_;
     webSocketInfo.timeout_secs_ah_idle = kHandshakeIdleSeconds;
+    applyTls(options_, webSocketInfo);
     webSocketVhost_ = lws_create_vhost(context_.get(), &webSocketInfo);
     if (webSocketVhost_ == nullptr) {
         throw std::runtime_error("cannot listen on " + options_.host + " port " +
-                                 std::to_string(options_.port));
+                                 std::to_string(options_.port) +
+                                 (options_.tlsCert.empty() ? "" : " (or load the TLS files)"));
     }
 
     adoptDescriptor(loopVhost, STDIN_FILENO, loopProtocols_[0].name);
@@ -179,6 +188,8 @@ int PushServer::dispatchWebSocket(lws* wsi, lws_callback_reasons reason, void* i
                                   std::size_t length)
 {
     switch (reason) {
+    case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+        return clientCertificateVerdict(length);
     case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
         onAccepted(wsi);
         return 0;
@@ -232,7 +243,7 @@ int PushServer::onLoopEvent(lws* wsi, lws_callback_reasons reason, void* /*user*
 
 void PushServer::onAccepted(lws* wsi)
 {
-    upgrading_.emplace(wsi, std::string());
+    upgrading_.emplace(wsi, Handshake{});
     if (silent_) {
         // Never read, so the upgrade request is never answered while silent.
         lws_rx_flow_control(wsi, 0);
@@ -260,16 +271,17 @@ int PushServer::onUpgradeRequest(lws* wsi)
                    ? 1
                    : -1;
     }
-    upgrading_[wsi] = std::move(*id);
+    upgrading_[wsi] = readHandshake(wsi, std::move(*id), options_.showHeaders);
     return 0;
 }
 
 void PushServer::onEstablished(lws* wsi)
 {
     auto upgraded = upgrading_.extract(wsi);
-    std::string id = upgraded ? std::move(upgraded.mapped()) : std::string();
-    Client& client =
-        *clients_.emplace(wsi, std::make_unique<Client>(wsi, std::move(id))).first->second;
+    Handshake handshake = upgraded ? std::move(upgraded.mapped()) : Handshake{};
+    reportHandshake(wsi, handshake);
+    Client& client = *clients_.emplace(wsi, std::make_unique<Client>(wsi, std::move(handshake.id)))
+                          .first->second;
     events_.connected(client.id());
     client.queueFrame(kGreeting, LWS_WRITE_TEXT);
     if (options_.autoPush) {
@@ -277,6 +289,20 @@ void PushServer::onEstablished(lws* wsi)
     }
     if (silent_) {
         lws_rx_flow_control(wsi, 0);
+    }
+}
+
+void PushServer::reportHandshake(lws* wsi, const Handshake& handshake)
+{
+    for (std::size_t i = 0; i < options_.showHeaders.size(); ++i) {
+        events_.header(options_.showHeaders[i],
+                       i < handshake.headers.size() ? handshake.headers[i] : std::nullopt);
+    }
+    if (!options_.subprotocol.empty()) {
+        const lws_protocols* selected = lws_get_protocol(wsi);
+        events_.subprotocol(handshake.offeredSubprotocol && selected != nullptr
+                                ? std::optional<std::string_view>(selected->name)
+                                : std::nullopt);
     }
 }
 
@@ -466,7 +492,7 @@ void PushServer::execute(const ResetCommand& /*command*/)
     for (const auto& [wsi, client] : clients_) {
         connections.push_back(wsi);
     }
-    for (const auto& [wsi, id] : upgrading_) {
+    for (const auto& [wsi, handshake] : upgrading_) {
         connections.push_back(wsi);
     }
     for (lws* wsi : connections) {
@@ -491,7 +517,7 @@ void PushServer::execute(const SilentCommand& command)
             lws_callback_on_writable(wsi);
         }
     }
-    for (const auto& [wsi, id] : upgrading_) {
+    for (const auto& [wsi, handshake] : upgrading_) {
         lws_rx_flow_control(wsi, rx);
     }
 }

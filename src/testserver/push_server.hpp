@@ -16,6 +16,7 @@
 #include "testserver/client.hpp"
 #include "testserver/control.hpp"
 #include "testserver/event_log.hpp"
+#include "testserver/handshake.hpp"
 #include "testserver/loop_fds.hpp"
 #include "testserver/options.hpp"
 #include "testserver/push_job.hpp"
@@ -54,6 +55,8 @@ private:
     int onHttpRequest(lws* wsi);
     int onUpgradeRequest(lws* wsi);
     void onEstablished(lws* wsi);
+    // The "header" and "subprotocol" lines asked for on the command line.
+    void reportHandshake(lws* wsi, const Handshake& handshake);
     void onReceive(lws* wsi, const char* data, std::size_t length);
     void onPeerClose(const unsigned char* payload, std::size_t length);
     int onWriteable(lws* wsi);
@@ -98,8 +101,8 @@ private:
     lws_retry_bo_t noIdleTimeouts_{};
 
     std::unordered_map<lws*, std::unique_ptr<Client>> clients_;
-    // Accepted connections not upgraded yet, with the id from their path once it is known.
-    std::unordered_map<lws*, std::string> upgrading_;
+    // Accepted connections not upgraded yet, with what their request said once it is known.
+    std::unordered_map<lws*, Handshake> upgrading_;
     // `push` commands run one after another; the front one is under way.
     std::deque<std::shared_ptr<PushJob>> pushQueue_;
     // The --count streams, one per client, running alongside.

@@ -8,8 +8,11 @@ sleeping a guessed time.
 import json
 import os
 import queue
+import select
+import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -114,16 +117,21 @@ class TestServer:
 
 
 class Daemon:
-    """A wspushd process with a config written from a dict-like YAML text."""
+    """A wspushd process with a config written from a dict-like YAML text.
 
-    def __init__(self, workdir, config_text, args=()):
+    `env`, when given, adds to (or overrides) this process's environment for the daemon;
+    `wrapper` is a command line to run it under (e.g. systemd-socket-activate).
+    """
+
+    def __init__(self, workdir, config_text, args=(), env=None, wrapper=()):
         self.workdir = workdir
         self.config_path = os.path.join(workdir, "wspushd.yaml")
         with open(self.config_path, "w") as config:
             config.write(config_text)
         self.process = subprocess.Popen(
-            [WSPUSHD, "--config", self.config_path, *args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [*wrapper, WSPUSHD, "--config", self.config_path, *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=None if env is None else {**os.environ, **env})
         self.log = LineReader(self.process.stderr, "wspushd")
 
     def rewrite_config(self, config_text):
@@ -153,8 +161,12 @@ class Daemon:
         return self.process.wait(timeout=timeout)
 
 
-def config_yaml(url, sink_path=None, heartbeat=None, reconnect=None, server=None, extra=""):
-    """A config text with fast test timings unless overridden."""
+def config_yaml(url, sink_path=None, heartbeat=None, reconnect=None, server=None, extra="",
+                sinks_yaml=""):
+    """A config text with fast test timings unless overridden.
+
+    `sinks_yaml` holds more sink items (see unix_sink_yaml), after the file sink if any.
+    """
     heartbeat = {"interval": "30s", "ping_interval": "20s", "timeout": "60s",
                  **(heartbeat or {})}
     reconnect = {"initial_delay": "200ms", "max_delay": "2s", "jitter": "0.2",
@@ -166,9 +178,18 @@ def config_yaml(url, sink_path=None, heartbeat=None, reconnect=None, server=None
     lines += ["reconnect:"]
     lines += [f"  {key}: {value}" for key, value in reconnect.items()]
     lines += ["filter:", '  drop: ["SUCCESS", "来自后台的反馈:连接成功"]']
+    if sink_path or sinks_yaml:
+        lines += ["sinks:"]
     if sink_path:
-        lines += ["sinks:", "  - type: file", f"    path: {sink_path}"]
-    return "\n".join(lines) + "\n" + extra
+        lines += ["  - type: file", f"    path: {sink_path}"]
+    return "\n".join(lines) + "\n" + sinks_yaml + extra
+
+
+def unix_sink_yaml(path, **settings):
+    """One `unix` sink item for config_yaml(sinks_yaml=...); values are written as JSON."""
+    lines = ["  - type: unix", f"    path: {json.dumps(path)}"]
+    lines += [f"    {key}: {json.dumps(value)}" for key, value in settings.items()]
+    return "\n".join(lines) + "\n"
 
 
 def read_records(path):
@@ -193,6 +214,181 @@ def wait_records(path, count, timeout=DEFAULT_WAIT):
         time.sleep(0.02)  # polling a file: no event to await
 
 
+def rss_kib(pid):
+    """A process's resident set size (VmRSS) in KiB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
+def unix_address(path):
+    """The address to connect to: `@name` is the abstract namespace."""
+    return "\0" + path[1:] if path.startswith("@") else path
+
+
+class UnixReader:
+    """A client of the daemon's Unix socket: writes requests, reads JSON lines.
+
+    Lines are kept as bytes without their newline; every wait is bounded.
+    """
+
+    def __init__(self, path, timeout=DEFAULT_WAIT):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(unix_address(path))
+        except OSError:
+            self.sock.close()
+            raise
+        self.sock.setblocking(False)
+        self.partial = b""
+        self.lines = []
+        self.taken = 0
+        self.eof = False
+
+    def fileno(self):
+        return self.sock.fileno()
+
+    def close(self):
+        self.sock.close()
+
+    def request(self, request, timeout=DEFAULT_WAIT):
+        """Writes one line: a dict as JSON, str or bytes as they are."""
+        if isinstance(request, dict):
+            request = json.dumps(request)
+        if isinstance(request, str):
+            request = request.encode()
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.sendall(request + b"\n")
+        finally:
+            self.sock.setblocking(False)
+
+    def receive(self):
+        """Takes what the socket holds now; False once the daemon closed it."""
+        while not self.eof:
+            try:
+                data = self.sock.recv(1 << 20)
+            except (BlockingIOError, InterruptedError):
+                return True
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                self.eof = True
+                break
+            pieces = (self.partial + data).split(b"\n")
+            self.partial = pieces.pop()
+            self.lines.extend(pieces)
+        return False
+
+    def pending(self):
+        return len(self.lines) - self.taken
+
+    def last_lines(self, count=3):
+        """The last lines received, shortened, for failure messages."""
+        return [line[:160] for line in self.lines[-count:]]
+
+    def fill(self, count, timeout=DEFAULT_WAIT):
+        """Waits until `count` unread lines are held, the socket closed, or time is up."""
+        deadline = time.monotonic() + timeout
+        while self.receive() and self.pending() < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            select.select([self.sock], [], [], left)
+
+    def take_lines(self, count, timeout=DEFAULT_WAIT):
+        """The next `count` lines as bytes; fails if they do not come in time."""
+        self.fill(count, timeout)
+        if self.pending() < count:
+            raise AssertionError(f"got {self.pending()} of {count} lines within {timeout} s "
+                                 f"(closed: {self.eof}); last: {self.last_lines()}")
+        lines = self.lines[self.taken:self.taken + count]
+        self.taken += count
+        return lines
+
+    def next(self, timeout=DEFAULT_WAIT):
+        """The next line, parsed."""
+        return json.loads(self.take_lines(1, timeout)[0])
+
+    def wait_for(self, predicate, timeout=DEFAULT_WAIT, what="a line"):
+        """Skips lines until predicate(parsed line) holds; returns that line."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                line = self.next(max(left, 0))
+            except AssertionError:
+                raise AssertionError(f"no {what} within {timeout} s; last lines: "
+                                     f"{self.last_lines(5)}") from None
+            if predicate(line):
+                return line
+
+    def wait_event(self, name, timeout=DEFAULT_WAIT):
+        return self.wait_for(lambda line: line.get("event") == name, timeout,
+                             f"{name!r} event")
+
+    def records(self, count, timeout=DEFAULT_WAIT):
+        """The next `count` lines, parsed."""
+        return [json.loads(line) for line in self.take_lines(count, timeout)]
+
+    def status(self, timeout=DEFAULT_WAIT):
+        """Asks for and returns the daemon's status event."""
+        self.request({"op": "status"})
+        return self.wait_event("status", timeout)
+
+    def lines_before_status(self):
+        """Asks for the status; returns the lines (parsed) that came before its answer."""
+        self.request({"op": "status"})
+        before = []
+        while (line := self.next()).get("event") != "status":
+            before.append(line)
+        return before
+
+    def wait_closed_unread(self, timeout=DEFAULT_WAIT):
+        """Waits, without reading, until the daemon has closed its end."""
+        poller = select.poll()
+        poller.register(self.sock, select.POLLRDHUP)
+        if not poller.poll(timeout * 1000):
+            raise AssertionError(f"the daemon did not close the socket within {timeout} s")
+
+    def read_to_end(self, timeout=DEFAULT_WAIT):
+        """Everything left until the daemon closes: (lines, bytes after the last newline)."""
+        deadline = time.monotonic() + timeout
+        while self.receive():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"the socket stayed open for {timeout} s")
+            select.select([self.sock], [], [], left)
+        lines = self.lines[self.taken:]
+        self.taken = len(self.lines)
+        return lines, self.partial
+
+
+def fill_all(readers, count, timeout=DEFAULT_WAIT):
+    """Reads all readers at once until each holds `count` unread lines (or closed)."""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        waiting = [r for r in readers if r.pending() < count and not r.eof]
+        for reader in waiting:
+            selector.register(reader, selectors.EVENT_READ)
+        while waiting:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            for key, _ in selector.select(left):
+                reader = key.fileobj
+                if not reader.receive() or reader.pending() >= count:
+                    selector.unregister(reader)
+                    waiting.remove(reader)
+    short = [r.pending() for r in readers if r.pending() < count]
+    if short:
+        raise AssertionError(f"{len(short)} readers short of {count} lines after {timeout} s: "
+                             f"{short[:10]}")
+
+
 class DaemonTestCase(unittest.TestCase):
     """Gives each test a scratch directory, and stops what it started."""
 
@@ -206,10 +402,15 @@ class DaemonTestCase(unittest.TestCase):
         self.addCleanup(server.stop)
         return server
 
-    def daemon(self, config_text, args=()):
-        daemon = Daemon(self.workdir, config_text, args)
+    def daemon(self, config_text, args=(), env=None, wrapper=()):
+        daemon = Daemon(self.workdir, config_text, args, env, wrapper)
         self.addCleanup(daemon.kill)
         return daemon
+
+    def unix_reader(self, path, timeout=DEFAULT_WAIT):
+        reader = UnixReader(path, timeout)
+        self.addCleanup(reader.close)
+        return reader
 
 
 def main():

@@ -1,0 +1,227 @@
+# SPDX-License-Identifier: MIT
+"""wss:// against the bundled server with real certificates, made here with openssl(1):
+verification against a CA file, the reasons a handshake fails, verify: false, mutual TLS."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import unittest
+
+import harness
+
+# The address the daemon connects to for "localhost": its first getaddrinfo answer, which is
+# ::1 on hosts that list it first. The server listens there.
+LOCALHOST = socket.getaddrinfo("localhost", None, type=socket.SOCK_STREAM)[0][4][0]
+RETRY = "reconnecting in "
+
+
+class Pki:
+    """Keys and certificates in a directory: P-256 keys, valid for a day."""
+
+    def __init__(self, directory):
+        self.directory = directory
+
+    def path(self, name):
+        return os.path.join(self.directory, name)
+
+    def openssl(self, *args, extensions=None):
+        if extensions is not None:
+            with open(self.path("extensions.cnf"), "w") as cnf:
+                cnf.write("\n".join(extensions) + "\n")
+            args += ("-extfile", self.path("extensions.cnf"))
+        subprocess.run(["openssl", *args], check=True, capture_output=True,
+                       timeout=harness.DEFAULT_WAIT)
+
+    def new_key(self, name):
+        self.openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                     "-out", self.path(name + ".key"))
+        return self.path(name + ".key")
+
+    def ca(self, name):
+        """A self-signed CA; returns the certificate's path."""
+        key = self.new_key(name)
+        self.openssl("req", "-x509", "-new", "-key", key, "-out", self.path(name + ".pem"),
+                     "-days", "1", "-subj", f"/CN={name}",
+                     "-addext", "basicConstraints=critical,CA:TRUE",
+                     "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        return self.path(name + ".pem")
+
+    def issue(self, name, ca, names=(), usage="serverAuth"):
+        """A certificate signed by `ca` for DNS names and IP addresses; returns (cert, key)."""
+        key = self.new_key(name)
+        self.openssl("req", "-new", "-key", key, "-out", self.path(name + ".csr"),
+                     "-subj", f"/CN={names[0] if names else name}")
+        extensions = ["basicConstraints=CA:FALSE", f"extendedKeyUsage={usage}"]
+        if names:
+            extensions.append("subjectAltName=" + ",".join(san(n) for n in names))
+        ca_key = ca[:-len(".pem")] + ".key"
+        self.openssl("x509", "-req", "-in", self.path(name + ".csr"), "-CA", ca,
+                     "-CAkey", ca_key, "-CAcreateserial", "-out", self.path(name + ".pem"),
+                     "-days", "1", extensions=extensions)
+        return self.path(name + ".pem"), key
+
+    def self_signed(self, name, names):
+        key = self.new_key(name)
+        self.openssl("req", "-x509", "-new", "-key", key, "-out", self.path(name + ".pem"),
+                     "-days", "1", "-subj", f"/CN={names[0]}",
+                     "-addext", "subjectAltName=" + ",".join(san(n) for n in names))
+        return self.path(name + ".pem"), key
+
+
+def ipv6_loopback_available():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def san(name):
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in name else socket.AF_INET, name)
+        return "IP:" + name
+    except OSError:
+        return "DNS:" + name
+
+
+def yaml_map(values):
+    return "{" + ", ".join(f"{key}: {json.dumps(value)}" for key, value in values.items()) + "}"
+
+
+class Tls(harness.DaemonTestCase):
+    def setUp(self):
+        super().setUp()
+        self.pki = Pki(self.workdir)
+        self.ca = self.pki.ca("test-ca")
+        self.server_cert = self.pki.issue("server", self.ca,
+                                          ("localhost", "127.0.0.1", "::1"))
+
+    def tls_server(self, cert_and_key=None, *args, host=LOCALHOST):
+        cert, key = cert_and_key or self.server_cert
+        return self.server("--host", host, "--tls-cert", cert, "--tls-key", key, *args)
+
+    def config(self, server, tls=None, host="localhost"):
+        server_config = {"tls": yaml_map(tls)} if tls is not None else {}
+        return harness.config_yaml(f"wss://{host}:{server.port}/websocket/u1", self.sink,
+                                   server=server_config)
+
+    def wait_retry(self, daemon, reason):
+        """The next retry line, which must give `reason`; a connect instead fails at once."""
+        line = daemon.log.wait_for(lambda l: RETRY in l or "connected to" in l,
+                                   what="a retry or a connect")
+        self.assertIn(RETRY, line)
+        self.assertIn(reason, line)
+        return line
+
+    def assert_never_connected(self, server):
+        server.out.drain()
+        self.assertFalse([line for line in server.out.seen if line.startswith("connected")])
+
+    def assert_delivers(self, server, text):
+        server.command(f"send {text}")
+        records = harness.wait_records(self.sink, 1)
+        self.assertEqual(records[-1]["data"], text)
+
+    def test_ca_file_verifies_the_server(self):
+        server = self.tls_server()
+        daemon = self.daemon(self.config(server, {"ca_file": self.ca}))
+        server.wait_for("connected u1")
+        daemon.log.wait_for_text(f"connected to wss://localhost:{server.port}/websocket/u1")
+        self.assert_delivers(server, "over tls")
+        server.command("push 3 64 0")
+        self.assertEqual(len(harness.wait_records(self.sink, 4)), 4)
+
+    def test_system_store_fails_then_reload_with_the_ca_connects(self):
+        server = self.tls_server()
+        daemon = self.daemon(self.config(server))
+        # lws's own error line names the reason, and the retry carries it.
+        daemon.log.wait_for(lambda line: "lws: SSL error: unable to get local issuer" in line,
+                            what="the TLS error")
+        self.wait_retry(daemon, "unable to get local issuer certificate")
+        daemon.rewrite_config(self.config(server, {"ca_file": self.ca}))
+        daemon.signal(signal.SIGHUP)
+        server.wait_for("connected u1")
+        self.assert_delivers(server, "after reload")
+
+    def test_certificate_for_another_name_is_rejected(self):
+        other = self.pki.issue("other", self.ca, ("other.example",))
+        server = self.tls_server(other)
+        daemon = self.daemon(self.config(server, {"ca_file": self.ca}))
+        self.wait_retry(daemon, "hostname mismatch")
+        self.wait_retry(daemon, "hostname mismatch")
+
+    def test_certificate_for_another_address_is_rejected(self):
+        # The certificate names 127.0.0.1 and localhost, not 127.0.0.2.
+        server = self.tls_server(host="127.0.0.2")
+        daemon = self.daemon(self.config(server, {"ca_file": self.ca}, host="127.0.0.2"))
+        self.wait_retry(daemon, "IP address mismatch")
+
+    @unittest.skipUnless(ipv6_loopback_available(), "no IPv6 loopback")
+    def test_ipv6_literal_with_a_certificate_for_another_name_is_rejected(self):
+        other = self.pki.issue("other", self.ca, ("other.example",))
+        server = self.tls_server(other, host="::1")
+        daemon = self.daemon(self.config(server, {"ca_file": self.ca}, host="[::1]"))
+        self.wait_retry(daemon, "mismatch")
+
+    def test_self_signed_server_is_rejected_by_default(self):
+        server = self.tls_server(self.pki.self_signed("self", ("localhost", "127.0.0.1", "::1")))
+        daemon = self.daemon(self.config(server))
+        self.wait_retry(daemon, "self-signed certificate")
+
+    def test_verify_false_accepts_a_self_signed_server_and_warns(self):
+        server = self.tls_server(self.pki.self_signed("self", ("localhost", "127.0.0.1", "::1")))
+        daemon = self.daemon(self.config(server, {"verify": False}))
+        warning = daemon.log.wait_for_text("server.tls.verify is false")
+        self.assertTrue(warning.startswith("<4>"), warning)
+        self.assertIn("certificate is NOT checked", warning)
+        server.wait_for("connected u1")
+        self.assert_delivers(server, "unverified")
+
+    def test_client_certificate_from_the_ca_is_accepted(self):
+        server = self.tls_server(None, "--tls-client-ca", self.ca)
+        cert, key = self.pki.issue("client", self.ca, usage="clientAuth")
+        daemon = self.daemon(self.config(server, {"ca_file": self.ca, "cert_file": cert,
+                                                  "key_file": key}))
+        server.wait_for("connected u1")
+        daemon.log.wait_for_text("connected to wss://localhost:")
+        self.assert_delivers(server, "mutual")
+
+    def test_without_a_client_certificate_it_retries_until_given_one(self):
+        server = self.tls_server(None, "--tls-client-ca", self.ca)
+        daemon = self.daemon(self.config(server, {"ca_file": self.ca}))
+        self.wait_retry(daemon, "")
+        self.wait_retry(daemon, "")
+        self.assert_never_connected(server)
+        cert, key = self.pki.issue("client", self.ca, usage="clientAuth")
+        daemon.rewrite_config(self.config(server, {"ca_file": self.ca, "cert_file": cert,
+                                                   "key_file": key}))
+        daemon.signal(signal.SIGHUP)
+        server.wait_for("connected u1")
+        self.assert_delivers(server, "given a certificate")
+
+    def test_client_certificate_from_another_ca_is_rejected(self):
+        server = self.tls_server(None, "--tls-client-ca", self.ca)
+        cert, key = self.pki.issue("stranger", self.pki.ca("other-ca"), usage="clientAuth")
+        daemon = self.daemon(self.config(server, {"ca_file": self.ca, "cert_file": cert,
+                                                  "key_file": key}))
+        self.wait_retry(daemon, "")
+        self.wait_retry(daemon, "")
+        self.assert_never_connected(server)
+
+    # Bug: when the server refuses the client certificate (TLS 1.3 alert "certificate
+    # required" / "unknown ca"), the daemon's reason is "read failed", "Closed before conn" or
+    # "no answer to the upgrade request". lws reports the alert only at its INFO level
+    # ("openssl error: ... alert certificate required"), which the daemon routes only with
+    # --verbose, so takeLwsError() has nothing to offer; the admin is not told the real cause.
+    @unittest.expectedFailure
+    def test_refused_client_certificate_is_named_in_the_retry_reason(self):
+        server = self.tls_server(None, "--tls-client-ca", self.ca)
+        daemon = self.daemon(self.config(server, {"ca_file": self.ca}))
+        self.wait_retry(daemon, "certificate")
+
+
+if __name__ == "__main__":
+    harness.main()
