@@ -83,6 +83,7 @@ struct JournalSinkConfig
 {
     int priority = 6; // LOG_INFO
     std::string identifier = "wspushd";
+    std::size_t maxQueue = std::size_t{4} * 1024 * 1024; // held while journald does not take
 
     bool operator==(const JournalSinkConfig&) const = default;
 };
@@ -92,6 +93,8 @@ struct SyslogSinkConfig
     int facility = 3 << 3; // LOG_DAEMON, already shifted as syslog(3) wants it
     std::string identifier = "wspushd";
     int priority = 6;
+    std::string socket = "/dev/log";
+    std::size_t maxQueue = std::size_t{4} * 1024 * 1024; // held while syslogd does not take
 
     bool operator==(const SyslogSinkConfig&) const = default;
 };

@@ -707,7 +707,7 @@ std::size_t parseQueueSize(const Value& value)
 
 SinkSettings parseJournalSink(const Section& section)
 {
-    section.allowOnly({"type", "priority", "identifier"});
+    section.allowOnly({"type", "priority", "identifier", "max_queue"});
     JournalSinkConfig sink;
     if (auto v = section.get("priority")) {
         sink.priority = parsePriority(*v);
@@ -715,13 +715,22 @@ SinkSettings parseJournalSink(const Section& section)
     if (auto v = section.get("identifier")) {
         sink.identifier = v->nonEmptyString();
     }
+    if (auto v = section.get("max_queue")) {
+        sink.maxQueue = parseQueueSize(*v);
+    }
     return sink;
 }
 
 SinkSettings parseSyslogSink(const Section& section)
 {
-    section.allowOnly({"type", "facility", "identifier", "priority"});
+    section.allowOnly({"type", "facility", "identifier", "priority", "socket", "max_queue"});
     SyslogSinkConfig sink;
+    if (auto v = section.get("socket")) {
+        sink.socket = v->absolutePath();
+    }
+    if (auto v = section.get("max_queue")) {
+        sink.maxQueue = parseQueueSize(*v);
+    }
     if (auto v = section.get("facility")) {
         sink.facility = v->oneOf<int>({{"daemon", LOG_DAEMON},
                                        {"user", LOG_USER},

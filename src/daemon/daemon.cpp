@@ -49,6 +49,7 @@ const char* stateName(connection::PushClient::State state)
 Daemon::Daemon(std::string configPath, config::Config config)
     : configPath_(std::move(configPath)), runId_(newRunId()), config_(std::move(config)),
       signals_(loop_, {SIGTERM, SIGINT, SIGHUP}, [this](int signal) { onSignal(signal); }),
+      notifier_(loop_),
       sinks_(createSinks(config_)), client_(loop_, *this, config_)
 {
     useFilter(config_.filter);
@@ -60,6 +61,8 @@ int Daemon::run()
 {
     log::notice("wspushd starting: " + client_.displayUrl() + ", " + std::to_string(sinks_.size()) +
                 " sink(s)");
+    // Ready once the config is loaded and the sinks are open, before the server answers.
+    notifier_.ready("connecting to " + client_.displayUrl());
     client_.start();
     loop_.run([this] { flushSinks(); });
     log::notice("wspushd stopped: " + std::to_string(client_.counters().received) +
@@ -85,6 +88,7 @@ void Daemon::onSignal(int signal) noexcept
             return;
         stopping_ = true;
         log::notice(std::string("received ") + sigabbrev_np(signal) + ", closing the link");
+        notifier_.stopping();
         client_.stop();
         break;
     }
@@ -93,9 +97,9 @@ void Daemon::onSignal(int signal) noexcept
 void Daemon::reload() noexcept
 {
     log::notice("reloading " + configPath_);
+    notifier_.reloading();
     try {
         config::Config next = config::loadConfigFile(configPath_);
-        sinks::checkSinkTypes(next);
         client_.reconfigure(next);
         try {
             replaceSinks(next.sinks);
@@ -109,6 +113,7 @@ void Daemon::reload() noexcept
     } catch (const std::exception& error) {
         log::error(std::string("reload rejected, keeping the running config: ") + error.what());
     }
+    notifier_.ready(stateText());
 }
 
 // Sinks whose settings did not change are kept (and reopen their files); the others are
@@ -162,14 +167,31 @@ std::vector<std::unique_ptr<sinks::Sink>> Daemon::createSinks(const config::Conf
     return created;
 }
 
+std::string Daemon::stateText() const
+{
+    if (client_.state() == connection::PushClient::State::Connected)
+        return "connected to " + client_.displayUrl() + ", " + std::to_string(nextSeq_ - 1) +
+               " messages";
+    return std::string(stateName(client_.state())) + ": " + client_.displayUrl();
+}
+
+void Daemon::onRetryScheduled(config::Duration delay, const std::string& reason) noexcept
+{
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(delay.count()) / 1000.0);
+    notifier_.status(std::string("reconnecting in ") + seconds + " s: " + reason);
+}
+
 void Daemon::onConnected() noexcept
 {
+    notifier_.status(stateText());
     for (auto& sink : sinks_)
         sink->onLinkUp(client_.displayUrl());
 }
 
 void Daemon::onDisconnected(const std::string& reason) noexcept
 {
+    notifier_.status("disconnected: " + reason);
     for (auto& sink : sinks_)
         sink->onLinkDown(reason);
 }

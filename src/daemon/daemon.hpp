@@ -13,6 +13,7 @@
 #include "event/signal_watcher.hpp"
 #include "sinks/sink.hpp"
 #include "sinks/sink_host.hpp"
+#include "systemd/notifier.hpp"
 
 namespace wspush::daemon {
 
@@ -37,6 +38,7 @@ private:
 
     void onConnected() noexcept override;
     void onDisconnected(const std::string& reason) noexcept override;
+    void onRetryScheduled(config::Duration delay, const std::string& reason) noexcept override;
     void onMessage(std::string&& payload, bool binary) noexcept override;
     void onStopped(bool gaveUp) noexcept override;
 
@@ -45,6 +47,8 @@ private:
     std::string sendUpstream(std::string text, std::function<void(bool)> written) override;
 
     std::vector<std::unique_ptr<sinks::Sink>> createSinks(const config::Config& config);
+    // For STATUS=: "connected to URL, 1042 messages", "waiting: URL".
+    std::string stateText() const;
     void replaceSinks(const std::vector<config::SinkConfig>& next);
 
     std::string configPath_;
@@ -52,6 +56,7 @@ private:
     config::Config config_;
     event::EventLoop loop_;
     event::SignalWatcher signals_;
+    systemd::Notifier notifier_;
     std::vector<std::unique_ptr<sinks::Sink>> sinks_;
     connection::PushClient client_;
 

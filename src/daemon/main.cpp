@@ -10,7 +10,6 @@
 #include "config/loader.hpp"
 #include "connection/token.hpp"
 #include "daemon/daemon.hpp"
-#include "sinks/sink_registry.hpp"
 #include "system/log.hpp"
 
 namespace {
@@ -90,7 +89,6 @@ std::optional<int> parseArguments(int argc, char** argv, Options& options)
 wspush::config::Config loadConfig(const std::string& path)
 {
     wspush::config::Config config = wspush::config::loadConfigFile(path);
-    wspush::sinks::checkSinkTypes(config);
     wspush::connection::readToken(config.server);
     return config;
 }

@@ -10,10 +10,6 @@
 
 namespace wspush::sinks {
 
-// Throws config::ConfigError, at the sink's place in the file, for a type this build does
-// not provide yet.
-void checkSinkTypes(const config::Config& config);
-
 // Throws on error (a file that cannot be opened, ...).
 std::unique_ptr<Sink> createSink(const config::SinkConfig& config, event::EventLoop& loop,
                                  SinkHost& host);
