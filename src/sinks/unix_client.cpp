@@ -42,7 +42,7 @@ bool UnixClient::queue(Line line, bool isRecord) noexcept
 {
     try {
         queuedBytes_ += line->size();
-        queue_.push_back({std::move(line), isRecord});
+        queue_.push_back({std::move(line), isRecord, true});
         return true;
     } catch (const std::bad_alloc&) {
         return false;
@@ -110,7 +110,8 @@ void UnixClient::cutOff(const std::string& why) noexcept
     while (queue_.size() > keep) {
         if (queue_.back().isRecord)
             ++dropped_;
-        queuedBytes_ -= queue_.back().line->size();
+        if (queue_.back().counted)
+            queuedBytes_ -= queue_.back().line->size();
         queue_.pop_back();
     }
     try {
@@ -155,7 +156,8 @@ bool UnixClient::flush() noexcept
                 break;
             }
             written -= static_cast<ssize_t>(left);
-            queuedBytes_ -= queue_.front().line->size();
+            if (queue_.front().counted)
+                queuedBytes_ -= queue_.front().line->size();
             queue_.pop_front();
             frontOffset_ = 0;
         }
@@ -168,44 +170,24 @@ bool UnixClient::flush() noexcept
 void UnixClient::insertReplayed(
     std::string gapLine, const std::vector<std::shared_ptr<const record::Record>>& records) noexcept
 {
+    if (closing_)
+        return;
     // Before every line not yet begun: records already on their way cannot be recalled.
     auto at = queue_.begin() + (frontOffset_ != 0 ? 1 : 0);
-    if (!gapLine.empty()) {
-        if (!fits(gapLine.size())) {
-            cutOff("too slow: more than max_queue bytes waiting, disconnecting");
-            return;
-        }
-        try {
-            queuedBytes_ += gapLine.size();
+    try {
+        if (!gapLine.empty()) {
             at = queue_.insert(at, {std::make_shared<const std::string>(std::move(gapLine)),
-                                    false}) +
+                                    false, false}) +
                  1;
-        } catch (const std::bad_alloc&) {
-            cutOff("out of memory");
-            return;
         }
-    }
-    for (const auto& record : records) {
-        if (closing_)
-            return;
-        if (!fits(record->line.size())) {
-            if (!dropPolicy_) {
-                cutOff("too slow: more than max_queue bytes waiting, disconnecting");
-                return;
-            }
-            ++skipped_;
-            ++dropped_;
-            continue;
-        }
-        try {
-            at = queue_.insert(at, {Line(record, &record->line), true}) + 1;
-            queuedBytes_ += record->line.size();
+        for (const auto& record : records) {
+            at = queue_.insert(at, {Line(record, &record->line), true, false}) + 1;
             ++forwarded_;
             if (lowestSeq_ == 0 || record->seq < lowestSeq_)
                 lowestSeq_ = record->seq;
-        } catch (const std::bad_alloc&) {
-            ++dropped_;
         }
+    } catch (const std::bad_alloc&) {
+        cutOff("out of memory");
     }
 }
 

@@ -66,6 +66,9 @@ private:
     {
         Line line;
         bool isRecord;
+        // Counted against max_queue. A replayed record is not: the replay ring holds it
+        // anyway, so a replay larger than max_queue does not cut its client off.
+        bool counted;
     };
 
     bool fits(std::size_t length) const noexcept;
@@ -79,7 +82,7 @@ private:
     bool dropPolicy_ = false;
 
     std::deque<Item> queue_;
-    std::size_t queuedBytes_ = 0;
+    std::size_t queuedBytes_ = 0; // of the counted items
     std::size_t frontOffset_ = 0; // bytes of queue_.front() already written
     std::uint64_t skipped_ = 0;   // records skipped and not yet told with a `dropped` event
     bool closing_ = false;

@@ -22,6 +22,7 @@ import unittest
 BUILD_DIR = os.environ["WSPUSH_BUILD_DIR"]
 WSPUSHD = os.path.join(BUILD_DIR, "src", "daemon", "wspushd")
 TESTSERVER = os.path.join(BUILD_DIR, "src", "testserver", "wspush-testserver")
+WSPUSHCTL = os.path.join(BUILD_DIR, "src", "ctl", "wspushctl")
 SOURCE_DIR = os.environ["WSPUSH_SOURCE_DIR"]
 
 DEFAULT_WAIT = 10.0
@@ -74,6 +75,24 @@ class LineReader:
                 self.lines.put(None)
                 return
             self.seen.append(line)
+
+    def read_to_end(self, timeout=DEFAULT_WAIT):
+        """Waits for the pipe's end; returns every line seen, from the first."""
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise AssertionError(f"{self.name}: still open after {timeout} s; "
+                                 f"saw: {self.seen[-15:]}")
+        self.drain()
+        return self.seen
+
+
+class BytesLineReader(LineReader):
+    """A LineReader that keeps each line as bytes, without its newline."""
+
+    def _read(self, pipe):
+        for raw in pipe:
+            self.lines.put(raw[:-1] if raw.endswith(b"\n") else raw)
+        self.lines.put(None)
 
 
 class TestServer:
@@ -159,6 +178,55 @@ class Daemon:
 
     def wait_exit(self, timeout=DEFAULT_WAIT):
         return self.process.wait(timeout=timeout)
+
+
+class Ctl:
+    """A running `wspushctl ARGS...` (e.g. `tail`): stdout and stderr read line by line.
+
+    `binary` keeps the stdout lines as bytes (for `tail --raw`); `env` adds to (or
+    overrides) this process's environment.
+    """
+
+    def __init__(self, *args, env=None, binary=False):
+        self.process = subprocess.Popen(
+            [WSPUSHCTL, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=None if env is None else {**os.environ, **env})
+        reader = BytesLineReader if binary else LineReader
+        self.out = reader(self.process.stdout, "wspushctl stdout")
+        self.err = LineReader(self.process.stderr, "wspushctl stderr")
+
+    def signal(self, number):
+        self.process.send_signal(number)
+
+    def wait_exit(self, timeout=DEFAULT_WAIT):
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"wspushctl did not exit within {timeout} s") from None
+
+    def stop(self, number=None, timeout=DEFAULT_WAIT):
+        """Sends `number` (SIGTERM by default); returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM if number is None else number)
+        return self.wait_exit(timeout)
+
+    def kill(self):
+        """SIGKILL (a stopped process too), then closes the pipes once read to their end."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for reader, pipe in ((self.out, self.process.stdout), (self.err, self.process.stderr)):
+            reader.thread.join(DEFAULT_WAIT)
+            if not reader.thread.is_alive():
+                pipe.close()
+
+
+def run_ctl(*args, input=None, env=None, timeout=DEFAULT_WAIT * 2):
+    """Runs `wspushctl ARGS...` to its end; returns the CompletedProcess (bytes)."""
+    return subprocess.run(
+        [WSPUSHCTL, *args], input=input, capture_output=True, timeout=timeout,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        env=None if env is None else {**os.environ, **env})
 
 
 def config_yaml(url, sink_path=None, heartbeat=None, reconnect=None, server=None, extra="",
@@ -411,6 +479,11 @@ class DaemonTestCase(unittest.TestCase):
         reader = UnixReader(path, timeout)
         self.addCleanup(reader.close)
         return reader
+
+    def ctl(self, *args, env=None, binary=False):
+        ctl = Ctl(*args, env=env, binary=binary)
+        self.addCleanup(ctl.kill)
+        return ctl
 
 
 def main():

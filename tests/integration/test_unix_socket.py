@@ -8,7 +8,6 @@ import os
 import secrets
 import signal
 import stat
-import unittest
 
 import harness
 
