@@ -70,8 +70,10 @@ UnixSink::~UnixSink()
 // the sink that made it: the list is static.
 const lws_protocols* UnixSink::protocols()
 {
+    // Each connection's user data is one pointer: to its UnixClient.
+    constexpr std::size_t perConnection = sizeof(void*);
     static const lws_protocols list[] = {
-        {clientProtocol, callback, sizeof(UnixClient*), rxBufferSize, 0, nullptr, 0},
+        {clientProtocol, callback, perConnection, rxBufferSize, 0, nullptr, 0},
         {listenerProtocol, callback, 0, 0, 0, nullptr, 0},
         {nullptr, nullptr, 0, 0, 0, nullptr, 0},
     };
