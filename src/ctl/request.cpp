@@ -23,6 +23,20 @@ std::optional<Subscriber> connectOrWarn(const std::string& socketPath)
     }
 }
 
+std::optional<Message> nextBefore(Subscriber& subscriber, Deadline deadline)
+{
+    using Clock = std::chrono::steady_clock;
+    while (Clock::now() < deadline) {
+        try {
+            return subscriber.next(
+                std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
+        } catch (const MalformedLine& error) {
+            warn(error.what());
+        }
+    }
+    return std::nullopt;
+}
+
 std::optional<Event> request(Subscriber& subscriber, const std::string& requestLine,
                              std::string_view answer)
 {
@@ -31,14 +45,7 @@ std::optional<Event> request(Subscriber& subscriber, const std::string& requestL
     try {
         subscriber.send(requestLine);
         while (Clock::now() < deadline) {
-            std::optional<Message> message;
-            try {
-                message = subscriber.next(
-                    std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
-            } catch (const MalformedLine& error) {
-                warn(error.what());
-                continue;
-            }
+            std::optional<Message> message = nextBefore(subscriber, deadline);
             auto* event = message ? std::get_if<Event>(&*message) : nullptr;
             if (event && event->name == answer)
                 return std::move(*event);

@@ -152,19 +152,8 @@ void Tail::resume(Subscriber& subscriber, bool reconnected)
 Event Tail::awaitStatus(Subscriber& subscriber, std::vector<Record>& held,
                         std::vector<Event>& events)
 {
-    using Clock = std::chrono::steady_clock;
-    const auto deadline = Clock::now() + replyTimeout;
-    while (Clock::now() < deadline) {
-        std::optional<Message> message;
-        try {
-            message = subscriber.next(
-                std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
-        } catch (const MalformedLine& error) {
-            warn(error.what());
-            continue;
-        }
-        if (!message)
-            break;
+    const Deadline deadline = std::chrono::steady_clock::now() + replyTimeout;
+    while (std::optional<Message> message = nextBefore(subscriber, deadline)) {
         if (auto* record = std::get_if<Record>(&*message))
             held.push_back(std::move(*record));
         else if (auto& event = std::get<Event>(*message); event.name == "status")
