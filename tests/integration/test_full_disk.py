@@ -22,8 +22,9 @@ class FullDisk(harness.DaemonTestCase):
 
         real = os.path.join(self.workdir, "real.jsonl")
         open(real, "w").close()
-        os.remove(link)
-        os.symlink(real, link)
+        # Swapped in one step: the daemon reopens the path every second meanwhile.
+        os.symlink(real, link + ".new")
+        os.replace(link + ".new", link)
         daemon.log.wait_for_text("writing again; 0 records dropped")
         records = harness.wait_records(real, 501)
         self.assertEqual([r["seq"] for r in records], list(range(1, 502)))

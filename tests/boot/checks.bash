@@ -1,0 +1,507 @@
+# SPDX-License-Identifier: MIT
+# The checks of scripts/boot-test, sourced by it once the container runs: wspushd installed
+# from its .deb and run by a real systemd 252, against wspush-testserver on the host's
+# loopback (the container shares the host's network).
+#
+# From scripts/boot-test: in_container [-t SECONDS] COMMAND..., container_command (the same
+# as an array in container_argv, for background commands), pass/fail/skip NAME [WHY],
+# $work, $deb, $testserver, server_pid, background_pids. run_checks runs them in order;
+# when one that the rest need fails, it stops there.
+
+unit=wspushd.service
+config=/etc/wspushd/wspushd.yaml
+file_sink=/var/lib/wspushd/messages.jsonl
+socket=/run/wspushd/wspushd.sock
+escape_dir=/srv/wspushd-escape # outside every directory the unit lets the daemon write
+
+# --- helpers ------------------------------------------------------------------------------
+
+# wait_until SECONDS COMMAND...: true once COMMAND succeeds, polled every 0.2 s.
+wait_until() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.2
+    done
+}
+
+# unit_property UNIT NAME: the property's value as systemctl show prints it.
+unit_property() {
+    in_container systemctl show -P "$2" "$1"
+}
+
+# unit_is UNIT NAME=VALUE...: true when each of the unit's properties has that value.
+unit_is() {
+    local name=$1 shown expected names=()
+    shift
+    for expected in "$@"; do
+        names+=(-p "${expected%%=*}")
+    done
+    shown=$(in_container systemctl show "${names[@]}" "$name") || return 1
+    for expected in "$@"; do
+        grep -qxF -- "$expected" <<<"$shown" || return 1
+    done
+}
+
+unit_running() { unit_is "$1" ActiveState=active SubState=running; }
+
+status_text_starts() { [[ "$(unit_property "$unit" StatusText)" == "$1"* ]]; }
+
+unit_state() {
+    in_container systemctl show -p ActiveState -p SubState -p Result -p MainPID -p NRestarts "$1" |
+        paste -sd' '
+}
+
+# A timespan as systemctl show prints it ("10s", "1min 30s", "500ms", "0") in whole
+# seconds, rounded up.
+timespan_seconds() {
+    python3 - "$1" <<'PY'
+import math, re, sys
+units = {"us": 1e-6, "ms": 1e-3, "s": 1, "min": 60, "h": 3600}
+total = sum(float(n) * units[u] for n, u in re.findall(r"([\d.]+)(us|ms|min|s|h)", sys.argv[1]))
+print(math.ceil(total))
+PY
+}
+
+# The unit's journal: journal_mark remembers where it ends, journal_since prints what came
+# after (MESSAGE only).
+journal_mark() {
+    journal_cursor=$(in_container journalctl -q -n 1 --show-cursor -o cat | sed -n 's/^-- cursor: //p')
+}
+journal_since() {
+    in_container journalctl -q --no-pager -o cat -u "$unit" --after-cursor="$journal_cursor"
+}
+journal_shows() { journal_since | grep -q -- "$1"; }
+# journal_has MATCH...: the whole journal has an entry that matches.
+journal_has() { [ -n "$(in_container journalctl -q --no-pager -o json "$@")" ]; }
+
+# The push server on the host's loopback, driven through a fifo. server_mark remembers where
+# its output ends; server_said REGEX is true once a whole line after the mark matches.
+start_server() {
+    mkfifo "$work/server.in"
+    exec {server_in}<>"$work/server.in"
+    "$testserver" --host 127.0.0.1 <"$work/server.in" >"$work/server.out" 2>"$work/server.err" &
+    server_pid=$!
+    wait_until 10 grep -q '^listening ' "$work/server.out" || return 1
+    server_port=$(sed -n 's/^listening //p' "$work/server.out")
+}
+server_command() { echo "$*" >&"$server_in"; }
+server_mark() { server_line=$(wc -l <"$work/server.out"); }
+server_said() { tail -n +$((server_line + 1)) "$work/server.out" | grep -qx -- "$1"; }
+
+# push COUNT: the server pushes COUNT messages of 64 bytes to every client, at once.
+push() {
+    server_mark
+    server_command "push $1 64 0"
+    wait_until 10 server_said "pushed $1"
+}
+
+# lines_at_least FILE N, container_lines_at_least FILE N: the file (on the host, in the
+# container) has N lines or more.
+lines_at_least() { [ "$(wc -l <"$1")" -ge "$2" ]; }
+container_lines_at_least() {
+    [ "$(in_container sh -c "cat '$1' 2>/dev/null | wc -l")" -ge "$2" ]
+}
+
+write_config() { # [EXTRA SINK LINES]
+    in_container sh -c "cat >$config" <<EOF
+# written by scripts/boot-test
+server:
+  url: ws://127.0.0.1:$server_port/websocket/boot
+filter:
+  drop: ["SUCCESS", "来自后台的反馈:连接成功"]
+sinks:
+  - type: file
+    path: $file_sink
+  - type: unix
+    path: $socket
+    group: wspushd
+${journal_sink:+  - type: journal
+}${1-}
+EOF
+}
+
+# Starts a unit, and tells why not when it does not run afterwards.
+start_unit() {
+    local output
+    if ! output=$(in_container -t 100 systemctl restart "$1" 2>&1); then
+        echo "systemctl restart $1: ${output:-timed out}; $(unit_state "$1"); journal: $(
+            in_container journalctl -q --no-pager -o cat -n 5 -u "$1" | paste -sd'|')"
+        return 1
+    fi
+    if ! wait_until 10 unit_running "$1"; then
+        echo "not running: $(unit_state "$1")"
+        return 1
+    fi
+}
+
+# --- the checks ------------------------------------------------------------------------------
+
+# apt in the container reaches the machine's Debian mirror (the host's network, the host's
+# apt sources, copied at run time).
+check_apt_mirror() {
+    local file output
+    in_container rm -f /etc/apt/sources.list
+    for file in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$file" ] || continue
+        in_container sh -c "cat >/etc/apt/sources.list.d/${file##*/}" <"$file"
+    done
+    if output=$(in_container -t 180 apt-get update -q 2>&1) && ! grep -q '^[WE]:' <<<"$output"; then
+        pass apt-mirror
+    else
+        fail apt-mirror "apt-get update in the container: $(grep '^[WE]:' <<<"$output" | head -n 3)"
+        return 1
+    fi
+}
+
+# The .deb installs with apt, its dependencies coming from the mirror.
+check_install() {
+    local output
+    if output=$(in_container -t 300 apt-get install -y -q --no-install-recommends "/pkg/${deb##*/}" 2>&1); then
+        pass install
+        echo "  after the install, $unit is $(in_container systemctl is-enabled "$unit" 2>&1 || true)" \
+            "and $(in_container systemctl is-active "$unit" 2>&1 || true)"
+    else
+        fail install "apt-get install: $(tail -n 5 <<<"$output")"
+        return 1
+    fi
+}
+
+# The package made the system user and group (sysusers.d).
+check_system_user() {
+    local uid
+    uid=$(in_container getent passwd wspushd | cut -d: -f3) || true
+    if [ -z "$uid" ]; then
+        fail system-user "no user wspushd"
+    elif [ "$uid" -eq 0 ]; then
+        fail system-user "wspushd has uid 0"
+    elif ! in_container getent group wspushd >/dev/null; then
+        fail system-user "no group wspushd"
+    else
+        pass system-user
+    fi
+}
+
+# The installed wspushd takes a journal sink? Only then does the config use one.
+probe_journal_sink() {
+    journal_sink=""
+    if in_container sh -c 'cat >/tmp/journal-probe.yaml &&
+        wspushd --check-config --config /tmp/journal-probe.yaml' >/dev/null 2>&1 <<EOF; then
+server:
+  url: ws://127.0.0.1:$server_port/websocket/probe
+sinks:
+  - type: journal
+EOF
+        journal_sink=yes
+    fi
+}
+
+# enable + (re)start with our config: the unit runs and the server sees the daemon connect.
+check_service_active() {
+    local why
+    server_mark
+    write_config
+    if ! why=$(in_container systemctl enable "$unit" 2>&1); then
+        fail service-active "systemctl enable: $why"
+        return 1
+    fi
+    if ! why=$(start_unit "$unit"); then
+        fail service-active "$why"
+        return 1
+    fi
+    service_started_at=$SECONDS
+    service_pid=$(unit_property "$unit" MainPID)
+    if ! wait_until 10 server_said "connected boot"; then
+        fail service-active "running, but the server saw no \"connected boot\" in 10 s"
+        return 1
+    fi
+    pass service-active
+}
+
+# STATUS= reaches systemd: once connected, the unit's status text says so.
+check_notify_status() {
+    local expected="connected to ws://127.0.0.1:$server_port/websocket/boot"
+    if wait_until 10 status_text_starts "$expected"; then
+        pass notify-status
+    else
+        fail notify-status "StatusText=\"$(unit_property "$unit" StatusText)\", expected \"$expected...\""
+    fi
+}
+
+# The daemon runs as the wspushd user, with no capabilities.
+check_unprivileged() {
+    local status uid
+    status=$(in_container cat "/proc/$service_pid/status")
+    uid=$(in_container id -u wspushd)
+    if ! grep -qP "^Uid:\t$uid\t$uid\t$uid\t$uid$" <<<"$status"; then
+        fail unprivileged "expected uid $uid, got $(grep ^Uid: <<<"$status")"
+    elif ! grep -qP '^CapEff:\t0+$' <<<"$status" || ! grep -qP '^CapPrm:\t0+$' <<<"$status"; then
+        fail unprivileged "capabilities: $(grep -E '^Cap(Eff|Prm):' <<<"$status" | paste -sd' ')"
+    else
+        pass unprivileged
+    fi
+}
+
+# Pushed records reach the file sink (seq 1..5, the server's messages as data) and, the same
+# lines, `wspushctl tail` run by a non-root member of the wspushd group.
+check_records() {
+    local tail_pid lines why
+    container_command -t 60 setpriv --reuid=nobody --regid=nogroup --groups=wspushd \
+        wspushctl --socket "$socket" tail --since 0
+    "${container_argv[@]}" >"$work/tail.out" 2>"$work/tail.err" &
+    tail_pid=$!
+    background_pids+=("$tail_pid")
+    if ! push 5; then
+        fail file-sink "the server did not push 5 messages in 10 s"
+        return 1
+    fi
+    if ! wait_until 10 container_lines_at_least "$file_sink" 5; then
+        fail file-sink "$file_sink has not 5 lines after 10 s"
+        return 1
+    fi
+    lines=$(in_container cat "$file_sink")
+    if why=$(python3 - "$lines" 2>&1 <<'PY'
+import json, re, sys
+lines = sys.argv[1].splitlines()
+assert len(lines) == 5, f"{len(lines)} lines"
+for i, line in enumerate(lines, 1):
+    record = json.loads(line)
+    assert record["seq"] == i, f"line {i}: seq {record['seq']}"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", record["ts"]), line
+    assert record["data"]["n"] == i and len(json.dumps(record["data"], separators=(",", ":"))) == 64, line
+PY
+    ); then
+        pass file-sink
+    else
+        fail file-sink "$(tail -n 1 <<<"$why")"
+    fi
+
+    wait_until 10 lines_at_least "$work/tail.out" 5 || true
+    kill -TERM "$tail_pid" 2>/dev/null || true
+    wait_gone "$tail_pid" 5 || true
+    if [ "$(cat "$work/tail.out")" = "$lines" ]; then
+        pass wspushctl-tail
+    else
+        fail wspushctl-tail "$(wc -l <"$work/tail.out") lines, not the file sink's 5; stderr: $(
+            head -c 300 "$work/tail.err")"
+    fi
+}
+
+# The socket is the wspushd group's: anyone else is refused.
+check_socket_denied() {
+    local output
+    if output=$(in_container setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        wspushctl --socket "$socket" status 2>&1); then
+        fail socket-denied "wspushctl status worked for nobody: $output"
+    elif ! grep -q 'Permission denied' <<<"$output"; then
+        fail socket-denied "expected \"Permission denied\", got: $output"
+    else
+        pass socket-denied
+    fi
+}
+
+# The journal sink (once the installed wspushd has one): journalctl WSPUSH_SEQ=1 finds the
+# first record, its payload as MESSAGE, filed under the service.
+check_journal_sink() {
+    if [ -z "$journal_sink" ]; then
+        skip journal-sink "the installed wspushd does not accept \"type: journal\""
+        return 0
+    fi
+    local why
+    wait_until 10 journal_has WSPUSH_SEQ=1 || true
+    if why=$(in_container journalctl -q --no-pager WSPUSH_SEQ=1 -o json | python3 -c '
+import json, sys
+entries = [json.loads(line) for line in sys.stdin]
+assert len(entries) == 1, f"{len(entries)} journal entries with WSPUSH_SEQ=1"
+entry = entries[0]
+assert json.loads(entry["MESSAGE"]).get("n") == 1, "MESSAGE: " + str(entry["MESSAGE"])
+assert entry.get("SYSLOG_IDENTIFIER") == "wspushd", "SYSLOG_IDENTIFIER: " + str(entry.get("SYSLOG_IDENTIFIER"))
+assert entry.get("_SYSTEMD_UNIT") == "wspushd.service", "_SYSTEMD_UNIT: " + str(entry.get("_SYSTEMD_UNIT"))
+' 2>&1); then
+        pass journal-sink
+    else
+        fail journal-sink "$(tail -n 1 <<<"$why")"
+    fi
+}
+
+# systemctl reload: the same process, still active/running, and the daemon says "reloaded".
+check_reload() {
+    local output
+    journal_mark
+    if ! output=$(in_container -t 30 systemctl reload "$unit" 2>&1); then
+        fail reload "systemctl reload: ${output:-timed out}"
+    elif ! wait_until 10 journal_shows reloaded; then
+        fail reload "no \"reloaded\" in the journal after 10 s: $(journal_since | tail -n 3 | paste -sd'|')"
+    elif ! unit_running "$unit" || [ "$(unit_property "$unit" MainPID)" != "$service_pid" ]; then
+        fail reload "afterwards: $(unit_state "$unit") (MainPID was $service_pid)"
+    else
+        pass reload
+    fi
+}
+
+# The sandbox: a file sink in a directory the wspushd user owns, but outside what the unit
+# lets it write, fails on reload with EROFS/EACCES; nothing is written and the service
+# runs on. Then the config is restored and the next record arrives.
+check_sandbox() {
+    in_container install -d -o wspushd -g wspushd "$escape_dir"
+    write_config "  - type: file
+    path: $escape_dir/out.jsonl"
+    journal_mark
+    in_container -t 30 systemctl reload "$unit" >/dev/null 2>&1 || true
+    if ! wait_until 10 journal_shows 'Read-only file system\|Permission denied'; then
+        fail sandbox "no \"Read-only file system\" or \"Permission denied\" in the journal: $(
+            journal_since | tail -n 3 | paste -sd'|')"
+    elif in_container test -e "$escape_dir/out.jsonl"; then
+        fail sandbox "the daemon wrote $escape_dir/out.jsonl"
+    elif ! unit_running "$unit"; then
+        fail sandbox "the service stopped: $(unit_state "$unit")"
+    else
+        echo "  journal: $(journal_since | grep -m 1 'Read-only file system\|Permission denied')"
+        pass sandbox
+    fi
+
+    write_config
+    journal_mark
+    in_container -t 30 systemctl reload "$unit" >/dev/null 2>&1 || true
+    if ! wait_until 10 journal_shows reloaded; then
+        fail reload-restored "no \"reloaded\" after restoring the config"
+    elif ! push 1 || ! wait_until 10 container_lines_at_least "$file_sink" 6; then
+        fail reload-restored "the record pushed afterwards did not reach $file_sink"
+    elif [ "$(in_container tail -n 1 "$file_sink" | python3 -c 'import json,sys; print(json.load(sys.stdin)["seq"])')" != 6 ]; then
+        fail reload-restored "the record pushed afterwards is not seq 6: $(in_container tail -n 1 "$file_sink")"
+    else
+        pass reload-restored
+    fi
+}
+
+# wspushd@NAME runs /etc/wspushd/NAME.yaml next to the main instance.
+check_template_instance() {
+    local instance=wspushd@second.service why
+    if ! in_container systemctl cat "$instance" >/dev/null 2>&1; then
+        fail template-instance "no wspushd@.service"
+        return 0
+    fi
+    in_container sh -c 'cat >/etc/wspushd/second.yaml' <<EOF
+server:
+  url: ws://127.0.0.1:$server_port/websocket/second
+EOF
+    server_mark
+    if ! why=$(start_unit "$instance"); then
+        fail template-instance "$why"
+    elif ! wait_until 10 server_said "connected second"; then
+        fail template-instance "the server saw no \"connected second\" in 10 s"
+    else
+        server_mark
+        in_container -t 30 systemctl stop "$instance" || true
+        if wait_until 10 server_said "closed 1000"; then
+            pass template-instance
+        else
+            fail template-instance "stopping it sent no close frame 1000"
+        fi
+    fi
+}
+
+# WatchdogSec is set, and a healthy daemon is never killed by it: it has run 1.5 watchdog
+# periods and more without a restart.
+check_watchdog_healthy() {
+    watchdog_seconds=$(timespan_seconds "$(unit_property "$unit" WatchdogUSec)")
+    if [ "$watchdog_seconds" -eq 0 ]; then
+        fail watchdog-healthy "$unit has no WatchdogSec"
+        return 0
+    fi
+    local wait=$((service_started_at + watchdog_seconds * 3 / 2 + 1 - SECONDS))
+    if [ "$wait" -gt 0 ]; then
+        echo "  waiting $wait s: ${watchdog_seconds}s watchdog, 1.5 periods of uptime"
+        sleep "$wait" & # in the background, so that a signal to boot-test is not held up
+        background_pids+=($!)
+        wait $!
+    fi
+    if [ "$(unit_property "$unit" MainPID)" = "$service_pid" ] && unit_running "$unit" &&
+        [ "$(unit_property "$unit" NRestarts)" = 0 ]; then
+        pass watchdog-healthy
+    else
+        fail watchdog-healthy "after $((SECONDS - service_started_at)) s: $(unit_state "$unit") (MainPID was $service_pid)"
+    fi
+}
+
+# The service runs under another MainPID than $service_pid (sets pid).
+replaced_main_pid() {
+    pid=$(unit_property "$unit" MainPID)
+    [ "$pid" != 0 ] && [ "$pid" != "$service_pid" ] && unit_running "$unit"
+}
+
+# A wedged daemon (SIGSTOP) is killed by the watchdog and restarted: a new MainPID within
+# WatchdogSec + RestartSec + 20 s, "Failed with result 'watchdog'" in the journal, a new
+# connection to the server.
+check_watchdog_restart() {
+    local restart_seconds limit pid
+    if [ "$watchdog_seconds" -eq 0 ]; then
+        fail watchdog-restart "$unit has no WatchdogSec"
+        return 0
+    fi
+    unit_running "$unit" || start_unit "$unit" >/dev/null || true
+    service_pid=$(unit_property "$unit" MainPID)
+    restart_seconds=$(timespan_seconds "$(unit_property "$unit" RestartUSec)")
+    limit=$((watchdog_seconds + restart_seconds + 20))
+    journal_mark
+    server_mark
+    in_container kill -STOP "$service_pid"
+    local stopped_at=$SECONDS
+    if ! wait_until "$limit" replaced_main_pid; then
+        fail watchdog-restart "no new MainPID within $limit s: $(unit_state "$unit")"
+        in_container kill -CONT "$service_pid" 2>/dev/null || true
+        start_unit "$unit" >/dev/null || true
+    elif ! journal_shows "Failed with result 'watchdog'"; then
+        fail watchdog-restart "restarted, but not for the watchdog: $(
+            journal_since | head -n 5 | paste -sd'|')"
+    elif ! wait_until 10 server_said "connected boot"; then
+        fail watchdog-restart "restarted (MainPID $pid), but the server saw no new \"connected boot\""
+    else
+        echo "  restarted after $((SECONDS - stopped_at)) s"
+        pass watchdog-restart
+    fi
+    service_pid=$(unit_property "$unit" MainPID)
+}
+
+# systemctl stop: a close frame 1000 reaches the server, and the daemon exits 0, in well
+# under the 10 s this allows.
+check_stop() {
+    local output started=$SECONDS
+    server_mark
+    if ! output=$(in_container -t 30 systemctl stop "$unit" 2>&1); then
+        fail stop "systemctl stop: ${output:-timed out}"
+    elif ! wait_until 10 server_said "closed 1000"; then
+        fail stop "the server got no close frame 1000: $(tail -n +$((server_line + 1)) "$work/server.out" | paste -sd'|')"
+    elif ! unit_is "$unit" ActiveState=inactive Result=success ExecMainStatus=0; then
+        fail stop "afterwards: $(unit_state "$unit") $(unit_property "$unit" ExecMainStatus)"
+    elif [ $((SECONDS - started)) -gt 10 ]; then
+        fail stop "it took $((SECONDS - started)) s"
+    else
+        pass stop
+    fi
+}
+
+run_checks() {
+    start_server || {
+        fail setup "wspush-testserver did not say \"listening PORT\""
+        return 1
+    }
+    check_apt_mirror || return 1
+    check_install || return 1
+    check_system_user
+    probe_journal_sink
+    check_service_active || return 1
+    check_notify_status
+    check_unprivileged
+    check_records
+    check_socket_denied
+    check_journal_sink
+    check_reload
+    check_sandbox
+    check_template_instance
+    check_watchdog_healthy
+    check_watchdog_restart
+    unit_running "$unit" || start_unit "$unit" >/dev/null || true
+    check_stop
+}
