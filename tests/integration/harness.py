@@ -229,6 +229,16 @@ def run_ctl(*args, input=None, env=None, timeout=DEFAULT_WAIT * 2):
         env=None if env is None else {**os.environ, **env})
 
 
+def ipv6_loopback_available():
+    """Whether ::1 can be bound here (some containers have no IPv6 loopback)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 def config_yaml(url, sink_path=None, heartbeat=None, reconnect=None, server=None, extra="",
                 sinks_yaml=""):
     """A config text with fast test timings unless overridden.

@@ -4,7 +4,6 @@ and IPv6 addressing, as the bundled server sees them."""
 
 import json
 import os
-import socket
 import unittest
 
 import harness
@@ -12,15 +11,6 @@ import harness
 TOKEN = "tok-7f3a9c1e5b"
 
 
-def ipv6_loopback_available():
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
-            probe.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 def all_log_lines(daemon):
@@ -173,7 +163,7 @@ class Handshake(harness.DaemonTestCase):
         self.start(server)
         self.assertEqual(self.wait_header(server, "Host"), f"127.0.0.1:{server.port}")
 
-    @unittest.skipUnless(ipv6_loopback_available(), "no IPv6 loopback")
+    @unittest.skipUnless(harness.ipv6_loopback_available(), "no IPv6 loopback")
     def test_ipv6_loopback_delivers(self):
         server = self.server("--host", "::1")
         self.start(server, url=f"ws://[::1]:{server.port}/websocket/u1")
@@ -181,7 +171,7 @@ class Handshake(harness.DaemonTestCase):
         server.command("send over ipv6")
         self.assertEqual(harness.wait_records(self.sink, 1)[0]["data"], "over ipv6")
 
-    @unittest.skipUnless(ipv6_loopback_available(), "no IPv6 loopback")
+    @unittest.skipUnless(harness.ipv6_loopback_available(), "no IPv6 loopback")
     def test_ipv6_host_header_keeps_its_brackets(self):
         server = self.server("--host", "::1", "--show-header", "Host")
         self.start(server, url=f"ws://[::1]:{server.port}/websocket/u1")

@@ -70,13 +70,6 @@ class Pki:
         return self.path(name + ".pem"), key
 
 
-def ipv6_loopback_available():
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
-            probe.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 def san(name):
@@ -159,7 +152,7 @@ class Tls(harness.DaemonTestCase):
         daemon = self.daemon(self.config(server, {"ca_file": self.ca}, host="127.0.0.2"))
         self.wait_retry(daemon, "IP address mismatch")
 
-    @unittest.skipUnless(ipv6_loopback_available(), "no IPv6 loopback")
+    @unittest.skipUnless(harness.ipv6_loopback_available(), "no IPv6 loopback")
     def test_ipv6_literal_with_a_certificate_for_another_name_is_rejected(self):
         other = self.pki.issue("other", self.ca, ("other.example",))
         server = self.tls_server(other, host="::1")
