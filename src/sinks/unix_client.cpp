@@ -13,7 +13,7 @@ namespace wspush::sinks {
 namespace {
 
 constexpr std::size_t maxRequestLine = std::size_t{64} * 1024;
-constexpr int maxIovecs = 64;
+constexpr int maxIovecs = 1024; // UIO_MAXIOV: one writev() for a large batch
 // Room kept for a `dropped` notice: {"count":18446744073709551615,"event":"dropped"}
 constexpr std::size_t droppedNoticeSize = 64;
 // A client cut off gets this long to take its `error` line before the socket closes.
