@@ -8,6 +8,7 @@
 
 #include "config/config_error.hpp"
 #include "config/loader.hpp"
+#include "connection/token.hpp"
 #include "record/encoder.hpp"
 #include "record/timestamp.hpp"
 #include "sinks/sink_registry.hpp"
@@ -100,6 +101,7 @@ void Daemon::reload() noexcept
     notifier_.reloading();
     try {
         config::Config next = config::loadConfigFile(configPath_);
+        connection::readToken(next.server); // an unreadable token file rejects the reload
         client_.reconfigure(next);
         try {
             replaceSinks(next.sinks);

@@ -44,6 +44,17 @@ class Signals(harness.DaemonTestCase):
                          [(1, "before"), (2, "after")])
         self.assertEqual(daemon.stop(), 0)
 
+    def test_sighup_with_an_unreadable_token_file_is_rejected(self):
+        server, daemon = self.start()
+        missing = os.path.join(self.workdir, "no-token")
+        daemon.rewrite_config(harness.config_yaml(server.url(), self.sink,
+                                                  server={"token_file": missing}))
+        daemon.signal(signal.SIGHUP)
+        line = daemon.log.wait_for_text("reload rejected")
+        self.assertIn(f"{missing}: cannot open: No such file or directory", line)
+        server.command("send still here")
+        self.assertEqual(harness.wait_records(self.sink, 1)[0]["data"], "still here")
+
     def test_sighup_with_a_new_server_reconnects_there(self):
         first, daemon = self.start()
         second = self.server()
