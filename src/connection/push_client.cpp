@@ -556,8 +556,8 @@ int PushClient::onWriteable() noexcept
     } else if (!outbound_.empty()) {
         Outgoing& next = outbound_.front();
         const std::size_t length = next.framed.size() - LWS_PRE;
-        if (lws_write(wsi_, reinterpret_cast<unsigned char*>(next.framed.data()) + LWS_PRE,
-                      length, LWS_WRITE_TEXT) < static_cast<int>(length))
+        if (lws_write(wsi_, reinterpret_cast<unsigned char*>(next.framed.data()) + LWS_PRE, length,
+                      LWS_WRITE_TEXT) < static_cast<int>(length))
             return -1;
         const auto written = std::move(next.written);
         outbound_.pop_front();

@@ -132,7 +132,7 @@ private:
     std::int64_t lastInboundUs_ = 0;
 
     // What the current attempt sends, resolved at connect time (the token is read afresh).
-    std::string connectHost_;   // the Host header's authority
+    std::string connectHost_;    // the Host header's authority
     std::string checkAddressOf_; // an IPv6 address the certificate must be valid for
     std::string connectAddress_;
     std::string connectPath_;

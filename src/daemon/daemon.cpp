@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "daemon/daemon.hpp"
 
-#include <signal.h>
-
 #include <cstdio>
 #include <random>
+#include <signal.h>
 
 #include "config/config_error.hpp"
 #include "config/loader.hpp"
@@ -50,8 +49,7 @@ const char* stateName(connection::PushClient::State state)
 Daemon::Daemon(std::string configPath, config::Config config)
     : configPath_(std::move(configPath)), runId_(newRunId()), config_(std::move(config)),
       signals_(loop_, {SIGTERM, SIGINT, SIGHUP}, [this](int signal) { onSignal(signal); }),
-      notifier_(loop_),
-      sinks_(createSinks(config_)), client_(loop_, *this, config_)
+      notifier_(loop_), sinks_(createSinks(config_)), client_(loop_, *this, config_)
 {
     useFilter(config_.filter);
     if (sinks_.empty())

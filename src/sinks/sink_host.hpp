@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <json/value.h>
-
 #include <functional>
 #include <string>
+
+#include <json/value.h>
 
 namespace wspush::sinks {
 

@@ -43,8 +43,7 @@ std::unique_ptr<Sink> createJournalSink(const config::SinkConfig& config, event:
 std::unique_ptr<Sink> createSyslogSink(const config::SinkConfig& config, event::EventLoop& loop,
                                        SinkHost&)
 {
-    return std::make_unique<SyslogSink>(std::get<config::SyslogSinkConfig>(config.settings),
-                                        loop);
+    return std::make_unique<SyslogSink>(std::get<config::SyslogSinkConfig>(config.settings), loop);
 }
 
 constexpr SinkDescriptor descriptors[] = {

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "sinks/unix_client.hpp"
 
-#include <sys/uio.h>
-
 #include <cerrno>
+#include <sys/uio.h>
 
 #include "sinks/unix_events.hpp"
 #include "system/log.hpp"
@@ -176,8 +175,8 @@ void UnixClient::insertReplayed(
     auto at = queue_.begin() + (frontOffset_ != 0 ? 1 : 0);
     try {
         if (!gapLine.empty()) {
-            at = queue_.insert(at, {std::make_shared<const std::string>(std::move(gapLine)),
-                                    false, false}) +
+            at = queue_.insert(
+                     at, {std::make_shared<const std::string>(std::move(gapLine)), false, false}) +
                  1;
         }
         for (const auto& record : records) {

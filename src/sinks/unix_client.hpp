@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <libwebsockets.h>
-
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -10,6 +8,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <libwebsockets.h>
 
 #include "config/config.hpp"
 #include "record/record.hpp"

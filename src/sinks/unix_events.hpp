@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <json/value.h>
-
 #include <string>
+
+#include <json/value.h>
 
 namespace wspush::sinks {
 

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "sinks/unix_request.hpp"
 
+#include <memory>
+
 #include <json/reader.h>
 #include <json/writer.h>
-
-#include <memory>
 
 namespace wspush::sinks {
 

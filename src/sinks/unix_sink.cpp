@@ -1,19 +1,18 @@
 // SPDX-License-Identifier: MIT
 #include "sinks/unix_sink.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <grp.h>
+#include <stdexcept>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 #include <systemd/sd-daemon.h>
-
-#include <cerrno>
-#include <cstring>
-#include <stdexcept>
-#include <vector>
 
 #include "event/lws_strings.hpp"
 #include "record/timestamp.hpp"
@@ -88,8 +87,8 @@ void UnixSink::takeLock()
         throw system::errnoError(errno, "cannot open " + lockPath);
     if (flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) {
         if (errno == EWOULDBLOCK)
-            throw std::runtime_error(config_.path + " is in use by another wspushd (" +
-                                     lockPath + " is locked)");
+            throw std::runtime_error(config_.path + " is in use by another wspushd (" + lockPath +
+                                     " is locked)");
         throw system::errnoError(errno, "cannot lock " + lockPath);
     }
 }
@@ -121,7 +120,8 @@ void UnixSink::listen(event::EventLoop& loop)
     if (activated) {
         info.port = CONTEXT_PORT_NO_LISTEN;
     } else {
-        info.options = LWS_SERVER_OPTION_UNIX_SOCK | LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
+        info.options =
+            LWS_SERVER_OPTION_UNIX_SOCK | LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
         info.iface = event::keepForLws(config_.path);
         info.listen_accept_role = "raw-skt";
         info.listen_accept_protocol = clientProtocol;
@@ -141,8 +141,7 @@ void UnixSink::listen(event::EventLoop& loop)
         descriptor.filefd = activatedFd_;
         if (lws_adopt_descriptor_vhost(vhost_, LWS_ADOPT_RAW_FILE_DESC, descriptor,
                                        listenerProtocol, nullptr) == nullptr)
-            throw std::runtime_error("cannot watch the socket systemd passed for " +
-                                     config_.path);
+            throw std::runtime_error("cannot watch the socket systemd passed for " + config_.path);
         log::info("serving " + config_.path + " on the socket systemd passed");
         return;
     }
@@ -156,11 +155,11 @@ void UnixSink::applyPermissions() const
         errno = 0;
         const group* entry = getgrnam(config_.group.c_str());
         if (entry == nullptr)
-            throw std::runtime_error("unix sink " + config_.path + ": group '" +
-                                     config_.group + "' does not exist");
+            throw std::runtime_error("unix sink " + config_.path + ": group '" + config_.group +
+                                     "' does not exist");
         if (chown(config_.path.c_str(), static_cast<uid_t>(-1), entry->gr_gid) != 0)
-            throw system::errnoError(errno, "cannot give " + config_.path + " to group " +
-                                                config_.group);
+            throw system::errnoError(errno,
+                                     "cannot give " + config_.path + " to group " + config_.group);
     }
     if (chmod(config_.path.c_str(), config_.mode) != 0)
         throw system::errnoError(errno, "cannot set the mode of " + config_.path);
@@ -258,8 +257,7 @@ void UnixSink::onAccepted(lws* wsi, UnixClient** slot) noexcept
         clients_.emplace(id, std::move(client));
         if (!releaseTimer_.isPending())
             releaseTimer_.schedule(firstLineWait);
-        log::debug(name_ + ": a client connected (" + std::to_string(clients_.size()) +
-                   " now)");
+        log::debug(name_ + ": a client connected (" + std::to_string(clients_.size()) + " now)");
     } catch (const std::bad_alloc&) {
         *slot = nullptr;
     }
@@ -387,9 +385,9 @@ void UnixSink::sendUpstream(UnixClient& client, SendRequest&& request) noexcept
         return;
     }
     const std::size_t bytes = request.text.size();
-    const std::string refused = host_.sendUpstream(
-        std::move(request.text),
-        [this, alive = std::weak_ptr<bool>(alive_), id = client.id(), bytes](bool written) {
+    const std::string refused =
+        host_.sendUpstream(std::move(request.text), [this, alive = std::weak_ptr<bool>(alive_),
+                                                     id = client.id(), bytes](bool written) {
             const auto sinkAlive = alive.lock();
             if (!sinkAlive || !*sinkAlive)
                 return;

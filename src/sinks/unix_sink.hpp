@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <libwebsockets.h>
-
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
 #include <string>
+
+#include <libwebsockets.h>
 
 #include "config/config.hpp"
 #include "event/event_loop.hpp"

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "systemd/notifier.hpp"
 
-#include <systemd/sd-daemon.h>
-
 #include <ctime>
+
+#include <systemd/sd-daemon.h>
 
 namespace wspush::systemd {
 
