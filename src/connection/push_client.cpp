@@ -206,8 +206,9 @@ void PushClient::connect() noexcept
         return;
     }
 
+    // Through a proxy the name is the proxy's to resolve: this host may not know it.
     std::string error;
-    connectAddress_ = resolve(url->host, error);
+    connectAddress_ = server_.proxy.empty() ? resolve(url->host, error) : url->host;
     if (connectAddress_.empty()) {
         scheduleRetry(error);
         return;
