@@ -8,7 +8,7 @@ build_dir="$repo_root/build"
 base_packages=(
     g++ meson ninja-build pkg-config cmake
     libwebsockets-dev libjsoncpp-dev libsystemd-dev libyaml-cpp-dev doctest-dev libssl-dev
-    python3 openssl systemd
+    python3 openssl systemd tinyproxy
 )
 
 install_packages() {

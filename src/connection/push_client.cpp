@@ -236,6 +236,8 @@ void PushClient::connect() noexcept
         secrets.push_back(url->userInfo);
         secrets.push_back(connectHeaders_.back().second);
     }
+    if (const auto at = server_.proxy.rfind('@'); at != std::string::npos)
+        secrets.push_back(server_.proxy.substr(7, at - 7)); // after "http://"
     log::setSecrets(std::move(secrets));
 
     int tlsFlags = 0;

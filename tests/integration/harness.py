@@ -229,6 +229,15 @@ def run_ctl(*args, input=None, env=None, timeout=DEFAULT_WAIT * 2):
         env=None if env is None else {**os.environ, **env})
 
 
+def wait_until(predicate, what, timeout=DEFAULT_WAIT):
+    """Polls `predicate` (for what no event exists, such as a port opening)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout} s")
+        time.sleep(0.02)
+
+
 def ipv6_loopback_available():
     """Whether ::1 can be bound here (some containers have no IPv6 loopback)."""
     try:
