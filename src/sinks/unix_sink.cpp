@@ -431,32 +431,29 @@ void UnixSink::flush() noexcept
     }
 }
 
-void UnixSink::broadcast(const std::string& line) noexcept
+void UnixSink::broadcastLinkEvent(const char* name, const char* key,
+                                  const std::string& value) noexcept
 {
-    for (auto& [id, client] : clients_)
-        client->pushEvent(line);
+    try {
+        Json::Value fields;
+        fields[key] = value;
+        fields["ts"] = nowText();
+        const std::string line = eventLine(name, fields);
+        for (auto& [id, client] : clients_)
+            client->pushEvent(line);
+    } catch (const std::exception&) {
+        log::warning(name_ + ": could not tell the clients that the link is " + name);
+    }
 }
 
 void UnixSink::onLinkUp(const std::string& server) noexcept
 {
-    try {
-        Json::Value fields;
-        fields["server"] = server;
-        fields["ts"] = nowText();
-        broadcast(eventLine("connected", fields));
-    } catch (const std::exception&) {
-    }
+    broadcastLinkEvent("connected", "server", server);
 }
 
 void UnixSink::onLinkDown(const std::string& reason) noexcept
 {
-    try {
-        Json::Value fields;
-        fields["reason"] = reason;
-        fields["ts"] = nowText();
-        broadcast(eventLine("disconnected", fields));
-    } catch (const std::exception&) {
-    }
+    broadcastLinkEvent("disconnected", "reason", reason);
 }
 
 SinkCounters UnixSink::counters() const noexcept

@@ -59,7 +59,8 @@ private:
     void replay(UnixClient& client, const ReplayRequest& request) noexcept;
     void sendStatus(UnixClient& client) noexcept;
     void sendUpstream(UnixClient& client, SendRequest&& request) noexcept;
-    void broadcast(const std::string& line) noexcept;
+    // A `connected` or `disconnected` event, with `key` and a ts, to every client.
+    void broadcastLinkEvent(const char* name, const char* key, const std::string& value) noexcept;
 
     config::UnixSinkConfig config_;
     SinkHost& host_;
