@@ -20,7 +20,7 @@ constexpr auto retryInterval = std::chrono::milliseconds(20);
 DatagramSink::DatagramSink(std::string name, std::string socketPath, std::size_t maxQueue,
                            event::EventLoop& loop)
     : name_(std::move(name)), socketPath_(std::move(socketPath)), maxQueue_(maxQueue),
-      retryTimer_(loop.context(), [this] { flush(); })
+      outage_(name_), retryTimer_(loop.context(), [this] { flush(); })
 {
 }
 
@@ -49,14 +49,14 @@ void DatagramSink::deliver(const std::shared_ptr<const record::Record>& record) 
         encode(*record, datagram);
         if (pendingBytes_ + datagram.size() > maxQueue_) {
             ++counters_.dropped;
-            ++droppedWhileFailing_;
+            outage_.countDrop();
             return;
         }
         pendingBytes_ += datagram.size();
         pending_.push_back(std::move(datagram));
     } catch (const std::bad_alloc&) {
         ++counters_.dropped;
-        ++droppedWhileFailing_;
+        outage_.countDrop();
     }
 }
 
@@ -93,21 +93,12 @@ void DatagramSink::flush() noexcept
         pendingBytes_ -= datagram.size();
         pending_.pop_front();
     }
-    if (failing_) {
-        failing_ = false;
-        log::notice(name_ + ": writing again; " + std::to_string(droppedWhileFailing_) +
-                    " records dropped meanwhile");
-    }
-    droppedWhileFailing_ = 0;
+    outage_.end();
 }
 
 void DatagramSink::fail(const std::string& why) noexcept
 {
-    if (!failing_) {
-        failing_ = true;
-        droppedWhileFailing_ = 0;
-        log::warning(name_ + ": " + why + "; holding records in memory up to max_queue");
-    }
+    outage_.begin(log::Level::Warning, why + "; holding records in memory up to max_queue");
     retryTimer_.schedule(retryInterval);
 }
 

@@ -7,6 +7,7 @@
 
 #include "event/event_loop.hpp"
 #include "event/timer.hpp"
+#include "sinks/outage.hpp"
 #include "sinks/sink.hpp"
 #include "system/unique_fd.hpp"
 
@@ -50,8 +51,7 @@ private:
     std::size_t pendingBytes_ = 0;
 
     SinkCounters counters_;
-    bool failing_ = false;
-    std::uint64_t droppedWhileFailing_ = 0;
+    Outage outage_;
     event::Timer retryTimer_;
 };
 

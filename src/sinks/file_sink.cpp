@@ -21,7 +21,7 @@ constexpr std::size_t maxWriteSize = std::size_t{1024} * 1024;
 } // namespace
 
 FileSink::FileSink(const config::FileSinkConfig& config, event::EventLoop& loop)
-    : config_(config), name_("file " + config.path),
+    : config_(config), name_("file " + config.path), outage_(name_),
       retryTimer_(loop.context(), [this] { flush(); }),
       syncTimer_(loop.context(), [this] { syncNow(); })
 {
@@ -47,7 +47,7 @@ void FileSink::deliver(const std::shared_ptr<const record::Record>& record) noex
     const std::size_t length = raw ? record->payload.size() + 1 : record->line.size();
     if (pending_.size() - pendingOffset_ + length > config_.maxQueue) {
         ++counters_.dropped;
-        ++droppedWhileFailing_;
+        outage_.countDrop();
         return;
     }
     try {
@@ -60,7 +60,7 @@ void FileSink::deliver(const std::shared_ptr<const record::Record>& record) noex
         ++pendingRecords_;
     } catch (const std::bad_alloc&) {
         ++counters_.dropped;
-        ++droppedWhileFailing_;
+        outage_.countDrop();
     }
 }
 
@@ -80,8 +80,7 @@ void FileSink::flush() noexcept
     pendingRecords_ = 0;
     pending_.clear();
     pendingOffset_ = 0;
-    if (failing_)
-        recovered();
+    outage_.end();
 
     if (config_.fsync == config::FileSinkConfig::Fsync::Always) {
         syncNow();
@@ -156,21 +155,9 @@ bool FileSink::rotate() noexcept
 
 void FileSink::fail(const std::string& what, int error) noexcept
 {
-    if (!failing_) {
-        failing_ = true;
-        droppedWhileFailing_ = 0;
-        log::error(name_ + ": " + what + ": " + std::strerror(error) +
-                   "; holding records in memory and retrying every second");
-    }
+    outage_.begin(log::Level::Error, what + ": " + std::strerror(error) +
+                                         "; holding records in memory and retrying every second");
     retryTimer_.schedule(retryInterval);
-}
-
-void FileSink::recovered() noexcept
-{
-    failing_ = false;
-    log::notice(name_ + ": writing again; " + std::to_string(droppedWhileFailing_) +
-                " records dropped meanwhile");
-    droppedWhileFailing_ = 0;
 }
 
 void FileSink::syncNow() noexcept

@@ -7,6 +7,7 @@
 #include "config/config.hpp"
 #include "event/event_loop.hpp"
 #include "event/timer.hpp"
+#include "sinks/outage.hpp"
 #include "sinks/sink.hpp"
 #include "system/unique_fd.hpp"
 
@@ -33,7 +34,6 @@ private:
     bool rotate() noexcept;
     bool writeSome() noexcept;
     void fail(const std::string& what, int error) noexcept;
-    void recovered() noexcept;
     void syncNow() noexcept;
 
     config::FileSinkConfig config_;
@@ -46,8 +46,7 @@ private:
     std::uint64_t pendingRecords_ = 0;
 
     SinkCounters counters_;
-    bool failing_ = false;
-    std::uint64_t droppedWhileFailing_ = 0;
+    Outage outage_;
     bool unsynced_ = false;
 
     event::Timer retryTimer_;

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "system/log.hpp"
+
+namespace wspush::sinks {
+
+// A sink's spell of not being able to hand records on: told once when it starts, and once
+// when it ends, with how many records were dropped meanwhile.
+class Outage
+{
+public:
+    explicit Outage(std::string sinkName) : sinkName_(std::move(sinkName)) {}
+
+    // Logs `why` if no outage is under way yet.
+    void begin(log::Level level, const std::string& why) noexcept;
+    // Logs the end of the outage under way, if there is one.
+    void end() noexcept;
+    void countDrop() noexcept { ++dropped_; }
+
+private:
+    std::string sinkName_;
+    bool ongoing_ = false;
+    std::uint64_t dropped_ = 0;
+};
+
+} // namespace wspush::sinks
