@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 
 namespace wspush::config {
@@ -133,6 +134,13 @@ std::optional<unsigned> parseMode(std::string_view text) noexcept
         }
     }
     return mode;
+}
+
+std::string formatSeconds(Duration duration)
+{
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f s", static_cast<double>(duration.count()) / 1000.0);
+    return text;
 }
 
 } // namespace wspush::config

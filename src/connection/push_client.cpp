@@ -3,7 +3,6 @@
 
 #include <cctype>
 #include <charconv>
-#include <cstdio>
 #include <cstring>
 #include <netdb.h>
 #include <openssl/ssl.h>
@@ -11,6 +10,7 @@
 #include <stdexcept>
 #include <sys/socket.h>
 
+#include "config/units.hpp"
 #include "connection/server_url.hpp"
 #include "connection/token.hpp"
 #include "record/base64.hpp"
@@ -28,13 +28,6 @@ constexpr std::size_t rxBufferSize = std::size_t{64} * 1024;
 constexpr auto closeGrace = std::chrono::seconds(2);
 // Used to give up on a connect attempt when heartbeat.timeout is off.
 constexpr auto defaultConnectTimeout = std::chrono::seconds(30);
-
-std::string formatSeconds(config::Duration delay)
-{
-    char text[32];
-    std::snprintf(text, sizeof text, "%.1f s", static_cast<double>(delay.count()) / 1000.0);
-    return text;
-}
 
 // getaddrinfo blocks the loop (no async DNS in Debian's lws), as lws's own lookup would;
 // doing it here gives the admin the resolver's reason instead of a bare failure.
@@ -299,7 +292,7 @@ void PushClient::scheduleRetry(const std::string& reason) noexcept
     const config::Duration delay = backoff_.next();
     state_ = State::WaitingToRetry;
     retryTimer_.schedule(duration_cast<microseconds>(delay));
-    log::notice("reconnecting in " + formatSeconds(delay) + ": " + reason);
+    log::notice("reconnecting in " + config::formatSeconds(delay) + ": " + reason);
     listener_.onRetryScheduled(delay, reason);
 }
 
@@ -499,7 +492,7 @@ void PushClient::onEstablished() noexcept
 void PushClient::onStable() noexcept
 {
     backoff_.reset();
-    log::debug("link stable for " + formatSeconds(reconnect_.stableAfter) +
+    log::debug("link stable for " + config::formatSeconds(reconnect_.stableAfter) +
                ": the reconnect delay starts again from initial_delay");
 }
 
@@ -686,7 +679,8 @@ void PushClient::checkLiveness() noexcept
     const auto timeoutUs = duration_cast<microseconds>(heartbeat_.timeout).count();
     const lws_usec_t idleUs = lws_now_usecs() - lastInboundUs_;
     if (idleUs >= timeoutUs) {
-        kill("nothing received for " + formatSeconds(heartbeat_.timeout) + ": the link is dead");
+        kill("nothing received for " + config::formatSeconds(heartbeat_.timeout) +
+             ": the link is dead");
         return;
     }
     livenessTimer_.schedule(microseconds(timeoutUs - idleUs));

@@ -7,6 +7,7 @@
 
 #include "config/config_error.hpp"
 #include "config/loader.hpp"
+#include "config/units.hpp"
 #include "connection/token.hpp"
 #include "record/encoder.hpp"
 #include "record/timestamp.hpp"
@@ -177,9 +178,7 @@ std::string Daemon::stateText() const
 
 void Daemon::onRetryScheduled(config::Duration delay, const std::string& reason) noexcept
 {
-    char seconds[32];
-    std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(delay.count()) / 1000.0);
-    notifier_.status(std::string("reconnecting in ") + seconds + " s: " + reason);
+    notifier_.status("reconnecting in " + config::formatSeconds(delay) + ": " + reason);
 }
 
 void Daemon::onConnected() noexcept
