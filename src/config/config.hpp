@@ -49,6 +49,17 @@ struct HeartbeatConfig
     bool operator==(const HeartbeatConfig&) const = default;
 };
 
+// Server close codes FIRST..LAST mean "do not come back soon": the next attempt waits at
+// least `wait`.
+struct CloseCodeWait
+{
+    unsigned first = 0;
+    unsigned last = 0;
+    Duration wait{0};
+
+    bool operator==(const CloseCodeWait&) const = default;
+};
+
 struct ReconnectConfig
 {
     Duration initialDelay = std::chrono::seconds(1);
@@ -58,6 +69,9 @@ struct ReconnectConfig
     unsigned maxAttempts = 0;
     // The backoff starts again from initialDelay once a link has stayed up this long.
     Duration stableAfter = std::chrono::seconds(30);
+    // 1008 policy violation, 1013 try again later.
+    std::vector<CloseCodeWait> closeCodes{{1008, 1008, std::chrono::seconds(60)},
+                                          {1013, 1013, std::chrono::seconds(30)}};
 
     bool operator==(const ReconnectConfig&) const = default;
 };

@@ -619,10 +619,36 @@ HeartbeatConfig parseHeartbeat(const Section& section)
     return heartbeat;
 }
 
+// `1013: 30s` or `"4000-4099": 5m`: codes a server closes with to say "not soon".
+std::vector<CloseCodeWait> parseCloseCodes(const Section& section)
+{
+    std::vector<CloseCodeWait> waits;
+    for (const Entry& entry : section.entries()) {
+        const std::string_view name = entry.name;
+        const auto dash = name.find('-');
+        const std::string_view first = name.substr(0, dash);
+        const std::string_view last = dash == std::string_view::npos ? first : name.substr(dash + 1);
+        CloseCodeWait wait;
+        const auto [firstEnd, firstError] =
+            std::from_chars(first.data(), first.data() + first.size(), wait.first);
+        const auto [lastEnd, lastError] =
+            std::from_chars(last.data(), last.data() + last.size(), wait.last);
+        if (!isDigits(first) || !isDigits(last) || firstError != std::errc() ||
+            lastError != std::errc() || wait.first < 1000 || wait.last > 4999 ||
+            wait.first > wait.last) {
+            entry.key.outOfRange("a close code from 1000 to 4999, or a range such as 4000-4099");
+        }
+        wait.wait = entry.value.duration();
+        waits.push_back(wait);
+    }
+    return waits;
+}
+
 ReconnectConfig parseReconnect(const Section& section)
 {
     section.allowOnly(
-        {"initial_delay", "max_delay", "multiplier", "jitter", "max_attempts", "stable_after"});
+        {"initial_delay", "max_delay", "multiplier", "jitter", "max_attempts", "stable_after",
+         "close_codes"});
     ReconnectConfig reconnect;
     const auto initialDelay = section.get("initial_delay");
     if (initialDelay) {
@@ -659,6 +685,9 @@ ReconnectConfig parseReconnect(const Section& section)
     }
     if (auto v = section.get("stable_after")) {
         reconnect.stableAfter = v->duration();
+    }
+    if (auto v = section.get("close_codes")) {
+        reconnect.closeCodes = parseCloseCodes(Section(*v));
     }
     return reconnect;
 }

@@ -6,23 +6,45 @@
 
 namespace wspush::connection {
 
+namespace {
+
+config::Duration toDuration(double ms)
+{
+    return config::Duration(static_cast<config::Duration::rep>(std::llround(ms)));
+}
+
+} // namespace
+
 Backoff::Backoff(const config::ReconnectConfig& config, std::uint64_t seed)
     : config_(config), random_(seed)
 {
 }
 
-config::Duration Backoff::next()
+double Backoff::spread(double low, double high)
+{
+    return config_.jitter > 0.0 ? std::uniform_real_distribution<double>(low, high)(random_) : 0.0;
+}
+
+config::Duration Backoff::next(config::Duration atLeast)
 {
     const double initial = static_cast<double>(config_.initialDelay.count());
     const double max = static_cast<double>(config_.maxDelay.count());
     const double base =
         std::min(max, initial * std::pow(config_.multiplier, static_cast<double>(attempts_)));
     ++attempts_;
-    double factor = 1.0;
-    if (config_.jitter > 0.0)
-        factor += std::uniform_real_distribution<double>(-config_.jitter, config_.jitter)(random_);
-    const double jittered = std::clamp(base * factor, 0.0, max);
-    return config::Duration(static_cast<config::Duration::rep>(std::llround(jittered)));
+    const double jittered =
+        std::clamp(base * (1.0 + spread(-config_.jitter, config_.jitter)), 0.0, max);
+    const double floor = static_cast<double>(atLeast.count());
+    if (jittered >= floor)
+        return toDuration(jittered);
+    return toDuration(floor * (1.0 + spread(0.0, config_.jitter)));
+}
+
+config::Duration Backoff::longest()
+{
+    ++attempts_;
+    const double max = static_cast<double>(config_.maxDelay.count());
+    return toDuration(max * (1.0 - spread(0.0, config_.jitter)));
 }
 
 } // namespace wspush::connection

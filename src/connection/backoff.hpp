@@ -16,14 +16,19 @@ public:
     explicit Backoff(const config::ReconnectConfig& config,
                      std::uint64_t seed = std::random_device{}());
 
-    // The delay before the next attempt; counts the attempt.
-    config::Duration next();
+    // The delay before the next attempt; counts the attempt. A delay below `atLeast` (what
+    // the server asked for) becomes `atLeast` spread upwards by the jitter.
+    config::Duration next(config::Duration atLeast = config::Duration{0});
+    // max_delay, spread downwards by the jitter; counts the attempt.
+    config::Duration longest();
     // The attempts counted since the last reset().
     unsigned attempts() const noexcept { return attempts_; }
     void reset() noexcept { attempts_ = 0; }
     void reconfigure(const config::ReconnectConfig& config) noexcept { config_ = config; }
 
 private:
+    double spread(double low, double high);
+
     config::ReconnectConfig config_;
     unsigned attempts_ = 0;
     std::mt19937_64 random_;

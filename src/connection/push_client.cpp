@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "connection/push_client.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstring>
+#include <ctime>
+#include <optional>
 #include <netdb.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -28,6 +31,8 @@ constexpr std::size_t rxBufferSize = std::size_t{64} * 1024;
 constexpr auto closeGrace = std::chrono::seconds(2);
 // Used to give up on a connect attempt when heartbeat.timeout is off.
 constexpr auto defaultConnectTimeout = std::chrono::seconds(30);
+// A Retry-After beyond this is taken as this: a broken server must not park the daemon.
+constexpr config::Duration longestServerWait = std::chrono::hours(1);
 
 // getaddrinfo blocks the loop (no async DNS in Debian's lws), as lws's own lookup would;
 // doing it here gives the admin the resolver's reason instead of a bare failure.
@@ -96,6 +101,65 @@ bool certificateMatchesAddress(lws* wsi, const std::string& address)
     const bool matches = X509_check_ip_asc(certificate, address.c_str(), 0) == 1;
     X509_free(certificate);
     return matches;
+}
+
+std::string responseHeader(lws* wsi, lws_token_indexes token)
+{
+    const int length = lws_hdr_total_length(wsi, token);
+    if (length <= 0)
+        return {};
+    std::string value(static_cast<std::size_t>(length) + 1, '\0');
+    if (lws_hdr_copy(wsi, value.data(), length + 1, token) < 0)
+        return {};
+    value.resize(static_cast<std::size_t>(length));
+    return value;
+}
+
+// RFC 9110 10.2.3: delay-seconds or an HTTP-date.
+std::optional<config::Duration> parseRetryAfter(const std::string& value)
+{
+    unsigned long seconds = 0;
+    const char* end = value.data() + value.size();
+    if (const auto [stop, error] = std::from_chars(value.data(), end, seconds);
+        error == std::errc() && stop == end)
+        return std::min<config::Duration>(std::chrono::seconds(std::min(seconds, 86400UL)),
+                                          longestServerWait);
+    std::tm date{};
+    const char* parsed = strptime(value.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &date);
+    if (parsed == nullptr || *parsed != '\0')
+        return std::nullopt;
+    const auto until = std::chrono::system_clock::from_time_t(timegm(&date));
+    const auto wait = std::chrono::ceil<config::Duration>(until - std::chrono::system_clock::now());
+    return std::clamp(wait, config::Duration{0}, longestServerWait);
+}
+
+// The narrowest configured range wins, so a single code can override its block.
+std::optional<config::Duration> configuredWait(const std::vector<config::CloseCodeWait>& waits,
+                                               unsigned code)
+{
+    const config::CloseCodeWait* match = nullptr;
+    for (const auto& wait : waits) {
+        if (code >= wait.first && code <= wait.last &&
+            (match == nullptr || wait.last - wait.first < match->last - match->first))
+            match = &wait;
+    }
+    return match != nullptr ? std::optional(match->wait) : std::nullopt;
+}
+
+// lws 4.1 predates the codes 1012-1015 and rewrites them to 1002 before we see the close:
+// a 1002 takes the longest wait configured for any of them.
+std::optional<config::Duration> closeCodeWait(const std::vector<config::CloseCodeWait>& waits,
+                                              unsigned code)
+{
+    if (code != LWS_CLOSE_STATUS_PROTOCOL_ERR)
+        return configuredWait(waits, code);
+    std::optional<config::Duration> longest;
+    for (const unsigned candidate : {1002U, 1012U, 1013U, 1014U, 1015U}) {
+        const auto wait = configuredWait(waits, candidate);
+        if (wait && (!longest || *wait > *longest))
+            longest = wait;
+    }
+    return longest;
 }
 
 bool hasHeader(const std::vector<std::pair<std::string, std::string>>& headers,
@@ -267,6 +331,8 @@ void PushClient::connect() noexcept
     log::debug("connecting to " + displayUrl_ + " (" + connectAddress_ + ")");
     established_ = false;
     lossReason_.clear();
+    serverWait_ = config::Duration{0};
+    authFailed_ = false;
     log::takeLwsError();
     livenessTimer_.schedule(heartbeat_.timeout.count() > 0
                                 ? duration_cast<microseconds>(heartbeat_.timeout)
@@ -289,7 +355,9 @@ void PushClient::scheduleRetry(const std::string& reason) noexcept
         listener_.onStopped(true);
         return;
     }
-    const config::Duration delay = backoff_.next();
+    const config::Duration delay = authFailed_ ? backoff_.longest() : backoff_.next(serverWait_);
+    authFailed_ = false;
+    serverWait_ = config::Duration{0};
     state_ = State::WaitingToRetry;
     retryTimer_.schedule(duration_cast<microseconds>(delay));
     log::notice("reconnecting in " + config::formatSeconds(delay) + ": " + reason);
@@ -457,12 +525,42 @@ void PushClient::onConnectionError(const char* text, std::size_t length) noexcep
     const unsigned status = lws_http_client_http_response(wsi_);
     std::string reason = log::takeLwsError();
     if (status != 0 && status != 101)
-        reason = "server answered HTTP " + std::to_string(status) + " instead of upgrading";
+        reason = onRefused(status);
     else if (reason.empty() && text != nullptr)
         reason = std::string(text, strnlen(text, length));
     if (reason.empty())
         reason = "connection failed";
     noteLoss(reason);
+}
+
+// 401 and 403 say the credentials are wrong: retrying soon only adds load. 429 and 503 may
+// say when to come back.
+std::string PushClient::onRefused(unsigned status) noexcept
+{
+    std::string answer = "HTTP " + std::to_string(status);
+    if (const std::string statusLine = responseHeader(wsi_, WSI_TOKEN_HTTP);
+        statusLine.size() > 4 && statusLine.find_first_not_of("0123456789") == 3)
+        answer += " (" + statusLine.substr(4) + ")";
+    if (status == 401 || status == 403) {
+        authFailed_ = true;
+        if (const std::string challenge = responseHeader(wsi_, WSI_TOKEN_HTTP_WWW_AUTHENTICATE);
+            !challenge.empty())
+            answer += ", WWW-Authenticate: " + challenge;
+        std::string reason = "authentication failed: the server answered " + answer;
+        log::error(reason + "; check the token and headers");
+        return reason;
+    }
+    std::string reason = "server answered " + answer + " instead of upgrading";
+    if (status == 429 || status == 503) {
+        const std::string retryAfter = responseHeader(wsi_, WSI_TOKEN_HTTP_RETRY_AFTER);
+        if (const auto wait = parseRetryAfter(retryAfter)) {
+            serverWait_ = *wait;
+            reason += " and asked to wait " + config::formatSeconds(*wait);
+        } else if (!retryAfter.empty()) {
+            reason += " (unreadable Retry-After ignored)";
+        }
+    }
+    return reason;
 }
 
 void PushClient::onEstablished() noexcept
@@ -573,8 +671,14 @@ void PushClient::onPeerClose(const unsigned char* in, std::size_t length) noexce
     }
     const unsigned code = (static_cast<unsigned>(in[0]) << 8) | in[1];
     std::string reason = "server closed the connection with code " + std::to_string(code);
+    if (code == LWS_CLOSE_STATUS_PROTOCOL_ERR)
+        reason += " (or 1012-1015, which libwebsockets 4.1 reports as 1002)";
     if (length > 2)
         reason += " (" + std::string(reinterpret_cast<const char*>(in) + 2, length - 2) + ")";
+    if (const auto wait = closeCodeWait(reconnect_.closeCodes, code)) {
+        serverWait_ = *wait;
+        reason += ", which asks for a wait of at least " + config::formatSeconds(*wait);
+    }
     noteLoss(reason);
 }
 

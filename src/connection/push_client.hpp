@@ -97,6 +97,7 @@ private:
 
     int appendHandshakeHeaders(unsigned char** position, std::size_t length) noexcept;
     void onConnectionError(const char* text, std::size_t length) noexcept;
+    std::string onRefused(unsigned status) noexcept;
     void onEstablished() noexcept;
     void onStable() noexcept;
     void onReceive(const char* data, std::size_t length) noexcept;
@@ -128,6 +129,9 @@ private:
     Backoff backoff_;
     Counters counters_;
     std::string lossReason_;
+    // What the server said about coming back, for the next retry only.
+    config::Duration serverWait_{0};
+    bool authFailed_ = false;
     std::int64_t connectedSinceUs_ = 0;
     std::int64_t lastInboundUs_ = 0;
 

@@ -140,13 +140,43 @@ std::optional<bool> parseSwitch(std::string_view args)
     return std::nullopt;
 }
 
+std::string_view standardReason(unsigned status)
+{
+    switch (status) {
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Refused";
+    }
+}
+
+// refuse on|off, or refuse STATUS RETRY-AFTER|- [REASON...]
 Result parseRefuse(std::string_view args)
 {
-    const auto on = parseSwitch(args);
-    if (!on) {
-        return "usage: refuse on|off";
+    if (const auto on = parseSwitch(args)) {
+        RefuseCommand command;
+        command.on = *on;
+        return command;
     }
-    return RefuseCommand{*on};
+    const auto words = splitWords(args);
+    RefuseCommand command;
+    command.on = true;
+    if (words.size() < 2 || !parseNumber(words[0], command.status) || command.status < 200 ||
+        command.status > 599 || command.status == 101) {
+        return "usage: refuse on|off, or refuse STATUS RETRY-AFTER|- [REASON]";
+    }
+    command.retryAfter = words[1] == "-" ? "" : std::string(words[1]);
+    const std::size_t reasonStart =
+        words.size() > 2 ? static_cast<std::size_t>(words[2].data() - args.data()) : args.size();
+    command.reason = reasonStart < args.size() ? std::string(args.substr(reasonStart))
+                                               : std::string(standardReason(command.status));
+    return command;
 }
 
 Result parseSilent(std::string_view args)

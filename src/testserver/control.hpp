@@ -55,9 +55,13 @@ struct ResetCommand
 {
 };
 
+// Upgrades are answered with this HTTP status instead, while `on`.
 struct RefuseCommand
 {
     bool on = false;
+    unsigned status = 503;
+    std::string reason = "Service Unavailable";
+    std::string retryAfter = "1"; // "" sends no Retry-After
 };
 
 struct SilentCommand

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <optional>
 #include <stdexcept>
 #include <sys/socket.h>
@@ -70,6 +71,21 @@ bool rejectUpgrade(lws* wsi, std::string_view status, std::string_view extraHead
     response.append(body);
     return lws_write(wsi, reinterpret_cast<unsigned char*>(response.data()) + LWS_PRE,
                      response.size() - LWS_PRE, LWS_WRITE_HTTP) >= 0;
+}
+
+// "date+N" is the HTTP-date N seconds from now; anything else is sent as it is.
+std::string retryAfterValue(const std::string& spec)
+{
+    unsigned seconds = 0;
+    if (!spec.starts_with("date+") || !parseNumber(std::string_view(spec).substr(5), seconds)) {
+        return spec;
+    }
+    const std::time_t when = std::time(nullptr) + seconds;
+    std::tm date{};
+    gmtime_r(&when, &date);
+    char text[64];
+    std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &date);
+    return text;
 }
 
 // Makes the peer see a connection reset. lws shuts a server connection down with a FIN before
@@ -266,8 +282,15 @@ int PushServer::onUpgradeRequest(lws* wsi)
         return rejectUpgrade(wsi, "404 Not Found", "", "use /websocket/<id>\n") ? 1 : -1;
     }
     if (refusing_) {
-        return rejectUpgrade(wsi, "503 Service Unavailable", "retry-after: 1\r\n",
-                             "refusing connections\n")
+        std::string headers;
+        if (!refusing_->retryAfter.empty()) {
+            headers += "retry-after: " + retryAfterValue(refusing_->retryAfter) + "\r\n";
+        }
+        if (refusing_->status == 401) {
+            headers += "www-authenticate: Bearer error=\"invalid_token\"\r\n";
+        }
+        return rejectUpgrade(wsi, std::to_string(refusing_->status) + " " + refusing_->reason,
+                             headers, refusing_->reason + "\n")
                    ? 1
                    : -1;
     }
@@ -503,7 +526,7 @@ void PushServer::execute(const ResetCommand& /*command*/)
 
 void PushServer::execute(const RefuseCommand& command)
 {
-    refusing_ = command.on;
+    refusing_ = command.on ? std::optional<RefuseCommand>(command) : std::nullopt;
 }
 
 void PushServer::execute(const SilentCommand& command)

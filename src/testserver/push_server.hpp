@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -113,7 +114,7 @@ private:
     std::uint64_t heartbeats_ = 0;
     std::uint64_t received_ = 0;
     std::uint64_t pushed_ = 0;
-    bool refusing_ = false;
+    std::optional<RefuseCommand> refusing_;
     bool silent_ = false;
     bool running_ = true;
 

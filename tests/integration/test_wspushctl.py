@@ -51,6 +51,9 @@ class CtlTestCase(harness.DaemonTestCase):
     def start_daemon(self, server, **unix):
         daemon = self.daemon(self.config(server, **unix), args=("--verbose",))
         server.wait_for("connected ")
+        # The server sees the upgrade done before the daemon does: a client taken on in
+        # between would get a "connected" event.
+        daemon.log.wait_for_text("connected to ")
         return daemon
 
     def start(self, **unix):

@@ -480,6 +480,30 @@ TEST_CASE("reconnect settings")
           "test.yaml:4:17: reconnect.stable_after: expected a duration such as 30s, got 'soon'");
 }
 
+TEST_CASE("reconnect.close_codes")
+{
+    CHECK(parseWith("").reconnect.closeCodes ==
+          std::vector<CloseCodeWait>{{1008, 1008, 60s}, {1013, 1013, 30s}});
+    CHECK(parseWith("reconnect:\n  close_codes: {4000-4099: 5m, 1013: 10s}\n")
+              .reconnect.closeCodes ==
+          std::vector<CloseCodeWait>{{4000, 4099, 5min}, {1013, 1013, 10s}});
+    CHECK(parseWith("reconnect:\n  close_codes: {}\n").reconnect.closeCodes.empty());
+    const std::string rule = "must be a close code from 1000 to 4999, or a range such as 4000-4099";
+    CHECK(errorWith("reconnect:\n  close_codes: {999: 1s}\n") ==
+          "test.yaml:4:17: reconnect.close_codes: " + rule + ", got '999'");
+    CHECK(errorWith("reconnect:\n  close_codes: {4100-4000: 1s}\n") ==
+          "test.yaml:4:17: reconnect.close_codes: " + rule + ", got '4100-4000'");
+    CHECK(errorWith("reconnect:\n  close_codes: {4000-: 1s}\n") ==
+          "test.yaml:4:17: reconnect.close_codes: " + rule + ", got '4000-'");
+    CHECK(errorWith("reconnect:\n  close_codes: {5000: 1s}\n") ==
+          "test.yaml:4:17: reconnect.close_codes: " + rule + ", got '5000'");
+    CHECK(errorWith("reconnect:\n  close_codes: {1013: soon}\n") ==
+          "test.yaml:4:23: reconnect.close_codes.1013: expected a duration such as 30s, got "
+          "'soon'");
+    CHECK(errorWith("reconnect:\n  close_codes: [1013]\n") ==
+          "test.yaml:4:16: reconnect.close_codes: expected a mapping, got a list");
+}
+
 TEST_CASE("filter settings")
 {
     CHECK(errorWith("filter:\n  drop: SUCCESS\n") ==

@@ -58,6 +58,43 @@ TEST_CASE("jitter spreads each delay within +/- jitter and never past max_delay"
     CHECK(highest > 1150);
 }
 
+TEST_CASE("a wait the server asked for is a floor, spread upwards only")
+{
+    config::ReconnectConfig config;
+    config.initialDelay = 1s;
+    config.maxDelay = 8s;
+    config.jitter = 0.2;
+    for (std::uint64_t seed = 0; seed < 500; ++seed) {
+        connection::Backoff backoff(config, seed);
+        const long asked = backoff.next(30s).count();
+        CHECK(asked >= 30000);
+        CHECK(asked <= 36000);
+        CHECK(backoff.attempts() == 1);
+        // A floor below the backoff's own delay changes nothing.
+        const long ordinary = backoff.next(1ms).count();
+        CHECK(ordinary >= 1600);
+        CHECK(ordinary <= 2400);
+    }
+}
+
+TEST_CASE("the longest delay is max_delay spread downwards only")
+{
+    config::ReconnectConfig config;
+    config.initialDelay = 1s;
+    config.maxDelay = 10s;
+    config.jitter = 0.2;
+    for (std::uint64_t seed = 0; seed < 500; ++seed) {
+        connection::Backoff backoff(config, seed);
+        const long longest = backoff.longest().count();
+        CHECK(longest >= 8000);
+        CHECK(longest <= 10000);
+        CHECK(backoff.attempts() == 1);
+    }
+    config.jitter = 0.0;
+    connection::Backoff exact(config, 1);
+    CHECK(exact.longest() == 10s);
+}
+
 TEST_CASE("server URLs")
 {
     const auto plain = connection::parseServerUrl("ws://push.example.com/websocket/7");
