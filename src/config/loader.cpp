@@ -627,7 +627,8 @@ std::vector<CloseCodeWait> parseCloseCodes(const Section& section)
         const std::string_view name = entry.name;
         const auto dash = name.find('-');
         const std::string_view first = name.substr(0, dash);
-        const std::string_view last = dash == std::string_view::npos ? first : name.substr(dash + 1);
+        const std::string_view last =
+            dash == std::string_view::npos ? first : name.substr(dash + 1);
         CloseCodeWait wait;
         const auto [firstEnd, firstError] =
             std::from_chars(first.data(), first.data() + first.size(), wait.first);
@@ -646,9 +647,8 @@ std::vector<CloseCodeWait> parseCloseCodes(const Section& section)
 
 ReconnectConfig parseReconnect(const Section& section)
 {
-    section.allowOnly(
-        {"initial_delay", "max_delay", "multiplier", "jitter", "max_attempts", "stable_after",
-         "close_codes"});
+    section.allowOnly({"initial_delay", "max_delay", "multiplier", "jitter", "max_attempts",
+                       "stable_after", "close_codes"});
     ReconnectConfig reconnect;
     const auto initialDelay = section.get("initial_delay");
     if (initialDelay) {

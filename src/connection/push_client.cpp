@@ -6,14 +6,15 @@
 #include <charconv>
 #include <cstring>
 #include <ctime>
-#include <optional>
 #include <netdb.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <optional>
 #include <stdexcept>
 #include <sys/socket.h>
 
 #include "config/units.hpp"
+#include "connection/proxy_environment.hpp"
 #include "connection/server_url.hpp"
 #include "connection/token.hpp"
 #include "record/base64.hpp"
@@ -162,6 +163,23 @@ std::optional<config::Duration> closeCodeWait(const std::vector<config::CloseCod
     return longest;
 }
 
+// server.proxy, else https_proxy/http_proxy/no_proxy as read at start.
+std::string proxyOf(const config::ServerConfig& server)
+{
+    if (!server.proxy.empty())
+        return server.proxy;
+    const auto url = parseServerUrl(server.url);
+    if (!url)
+        return {};
+    const ProxyChoice choice = proxyFor(ProxyEnvironment::process(), *url);
+    if (!choice.rejected.empty())
+        log::warning("ignoring $" + choice.source + ": " + choice.rejected);
+    else if (!choice.url.empty())
+        log::notice("connecting through the proxy " + maskUrl(choice.url) + " from $" +
+                    choice.source);
+    return choice.url;
+}
+
 bool hasHeader(const std::vector<std::pair<std::string, std::string>>& headers,
                std::string_view name)
 {
@@ -177,7 +195,8 @@ bool hasHeader(const std::vector<std::pair<std::string, std::string>>& headers,
 PushClient::PushClient(event::EventLoop& loop, Listener& listener, const config::Config& config)
     : loop_(loop), listener_(listener), server_(config.server), heartbeat_(config.heartbeat),
       reconnect_(config.reconnect), displayUrl_(maskUrl(config.server.url)),
-      backoff_(config.reconnect), retryTimer_(loop.context(), [this] { connect(); }),
+      proxy_(proxyOf(config.server)), backoff_(config.reconnect),
+      retryTimer_(loop.context(), [this] { connect(); }),
       heartbeatTimer_(loop.context(), [this] { sendHeartbeat(); }),
       pingTimer_(loop.context(), [this] { sendPing(); }),
       livenessTimer_(loop.context(), [this] { checkLiveness(); }),
@@ -225,12 +244,12 @@ void PushClient::createVhost()
     lws_vhost* vhost = lws_create_vhost(loop_.context(), &info);
     if (vhost == nullptr)
         throw std::runtime_error("cannot set up the client (check server.tls files)");
-    if (!server_.proxy.empty()) {
-        std::string proxy = server_.proxy;
+    if (!proxy_.empty()) {
+        std::string proxy = proxy_;
         if (proxy.starts_with("http://"))
             proxy.erase(0, 7);
         if (lws_set_proxy(vhost, proxy.c_str()) != 0)
-            throw std::runtime_error("cannot use server.proxy " + maskUrl(server_.proxy));
+            throw std::runtime_error("cannot use the proxy " + maskUrl(proxy_));
     }
     retiredVhost_ = vhost_;
     vhost_ = vhost;
@@ -265,7 +284,7 @@ void PushClient::connect() noexcept
 
     // Through a proxy the name is the proxy's to resolve: this host may not know it.
     std::string error;
-    connectAddress_ = server_.proxy.empty() ? resolve(url->host, error) : url->host;
+    connectAddress_ = proxy_.empty() ? resolve(url->host, error) : url->host;
     if (connectAddress_.empty()) {
         scheduleRetry(error);
         return;
@@ -293,8 +312,8 @@ void PushClient::connect() noexcept
         secrets.push_back(url->userInfo);
         secrets.push_back(connectHeaders_.back().second);
     }
-    if (const auto at = server_.proxy.rfind('@'); at != std::string::npos)
-        secrets.push_back(server_.proxy.substr(7, at - 7)); // after "http://"
+    if (const auto at = proxy_.rfind('@'); at != std::string::npos)
+        secrets.push_back(proxy_.substr(7, at - 7)); // after "http://"
     log::setSecrets(std::move(secrets));
 
     int tlsFlags = 0;
@@ -400,17 +419,19 @@ void PushClient::closeLink(const std::string& reason) noexcept
 void PushClient::reconfigure(const config::Config& config)
 {
     const bool serverChanged = config.server != server_;
-    const bool vhostChanged =
-        config.server.tls != server_.tls || config.server.proxy != server_.proxy;
+    std::string proxy = proxyOf(config.server);
+    const bool vhostChanged = config.server.tls != server_.tls || proxy != proxy_;
     const bool heartbeatChanged = config.heartbeat != heartbeat_;
 
     const config::ServerConfig previous = server_;
     server_ = config.server;
     if (vhostChanged) {
+        proxy_.swap(proxy);
         try {
             createVhost();
         } catch (...) {
             server_ = previous;
+            proxy_.swap(proxy);
             throw;
         }
     }

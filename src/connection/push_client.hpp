@@ -115,6 +115,7 @@ private:
     config::HeartbeatConfig heartbeat_;
     config::ReconnectConfig reconnect_;
     std::string displayUrl_;
+    std::string proxy_; // server.proxy, else from the environment; "" = direct
 
     lws_retry_bo_t idlePolicy_{};
     lws_vhost* vhost_ = nullptr;

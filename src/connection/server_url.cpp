@@ -77,11 +77,13 @@ std::optional<ServerUrl> parseServerUrl(std::string_view url)
 std::string maskUrl(std::string_view url)
 {
     std::string masked(url);
-    const std::string_view scheme = schemeOf(url);
-    const auto authorityEnd = masked.find_first_of("/?#", scheme.size());
+    // Any scheme: proxy URLs (http://) carry credentials too.
+    const auto schemeEnd = masked.find("://");
+    const std::size_t authorityStart = schemeEnd == std::string::npos ? 0 : schemeEnd + 3;
+    const auto authorityEnd = masked.find_first_of("/?#", authorityStart);
     const auto at = masked.rfind('@', authorityEnd);
-    if (!scheme.empty() && at != std::string::npos && at >= scheme.size())
-        masked.replace(scheme.size(), at - scheme.size(), "***");
+    if (schemeEnd != std::string::npos && at != std::string::npos && at >= authorityStart)
+        masked.replace(authorityStart, at - authorityStart, "***");
     for (auto found = masked.find(tokenPlaceholder); found != std::string::npos;
          found = masked.find(tokenPlaceholder, found))
         masked.replace(found, tokenPlaceholder.size(), "***");

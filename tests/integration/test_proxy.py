@@ -97,6 +97,48 @@ class ThroughProxy(harness.DaemonTestCase):
         proxy.start()
         server.wait_for("connected ", timeout=10)
 
+    def daemon_with_env(self, server, env, **server_settings):
+        return self.daemon(harness.config_yaml(server.url(), self.sink, server=server_settings),
+                           env=env)
+
+    def test_http_proxy_from_the_environment(self):
+        proxy = self.proxy()
+        server = self.server()
+        daemon = self.daemon_with_env(
+            server, {"http_proxy": f"http://127.0.0.1:{proxy.port}/", "no_proxy": "example.com"})
+        server.wait_for("connected ")
+        self.assertEqual(proxy.tunnels(), 1)
+        daemon.log.wait_for_text(
+            f"connecting through the proxy http://127.0.0.1:{proxy.port} from $http_proxy")
+
+    def test_no_proxy_exempts_the_server(self):
+        # The proxy named is down: only a direct link gets through. lws itself would use
+        # http_proxy regardless of no_proxy; the daemon takes that decision from it.
+        server = self.server()
+        self.daemon_with_env(server, {"http_proxy": f"http://127.0.0.1:{free_port()}",
+                                      "no_proxy": "localhost, 127.0.0.1"})
+        server.wait_for("connected ")
+
+    def test_https_proxy_is_only_for_wss(self):
+        server = self.server()
+        self.daemon_with_env(server, {"https_proxy": f"http://127.0.0.1:{free_port()}"})
+        server.wait_for("connected ")
+
+    def test_server_proxy_wins_over_the_environment(self):
+        proxy = self.proxy()
+        server = self.server()
+        self.daemon_with_env(server, {"HTTP_PROXY": f"http://127.0.0.1:{free_port()}"},
+                             proxy=f"http://127.0.0.1:{proxy.port}")
+        server.wait_for("connected ")
+        self.assertEqual(proxy.tunnels(), 1)
+
+    def test_unusable_proxy_variable_is_ignored_with_a_warning(self):
+        server = self.server()
+        daemon = self.daemon_with_env(server, {"http_proxy": "socks5://127.0.0.1:1080"})
+        server.wait_for("connected ")
+        line = daemon.log.wait_for_text("ignoring $http_proxy")
+        self.assertIn("only http:// proxies are supported", line)
+
 
 if __name__ == "__main__":
     if shutil.which("tinyproxy") is None:

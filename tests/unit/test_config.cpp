@@ -484,9 +484,9 @@ TEST_CASE("reconnect.close_codes")
 {
     CHECK(parseWith("").reconnect.closeCodes ==
           std::vector<CloseCodeWait>{{1008, 1008, 60s}, {1013, 1013, 30s}});
-    CHECK(parseWith("reconnect:\n  close_codes: {4000-4099: 5m, 1013: 10s}\n")
-              .reconnect.closeCodes ==
-          std::vector<CloseCodeWait>{{4000, 4099, 5min}, {1013, 1013, 10s}});
+    CHECK(
+        parseWith("reconnect:\n  close_codes: {4000-4099: 5m, 1013: 10s}\n").reconnect.closeCodes ==
+        std::vector<CloseCodeWait>{{4000, 4099, 5min}, {1013, 1013, 10s}});
     CHECK(parseWith("reconnect:\n  close_codes: {}\n").reconnect.closeCodes.empty());
     const std::string rule = "must be a close code from 1000 to 4999, or a range such as 4000-4099";
     CHECK(errorWith("reconnect:\n  close_codes: {999: 1s}\n") ==

@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include "connection/backoff.hpp"
+#include "connection/proxy_environment.hpp"
 #include "connection/server_url.hpp"
 #include "connection/token.hpp"
 
@@ -177,4 +178,53 @@ TEST_CASE("systemd credentials come from $CREDENTIALS_DIRECTORY")
     unlink(file.c_str());
     rmdir(directory);
     unsetenv("CREDENTIALS_DIRECTORY");
+}
+
+TEST_CASE("no_proxy entries: names with their subdomains, addresses, ports, *")
+{
+    using connection::bypassesProxy;
+    CHECK(bypassesProxy("*", "push.example.com", 443));
+    CHECK(bypassesProxy("example.com", "push.example.com", 443));
+    CHECK(bypassesProxy(".example.com", "push.example.com", 443));
+    CHECK(bypassesProxy("localhost, Example.COM", "example.com", 80));
+    CHECK_FALSE(bypassesProxy("example.com", "badexample.com", 443));
+    CHECK_FALSE(bypassesProxy("push.example.com", "example.com", 443));
+    CHECK(bypassesProxy("127.0.0.1", "127.0.0.1", 8080));
+    CHECK_FALSE(bypassesProxy("127.0.0.1", "127.0.0.10", 8080));
+    CHECK(bypassesProxy("example.com:8443", "push.example.com", 8443));
+    CHECK_FALSE(bypassesProxy("example.com:8443", "push.example.com", 443));
+    CHECK(bypassesProxy("::1", "::1", 80));
+    CHECK(bypassesProxy("[::1]:80", "::1", 80));
+    CHECK_FALSE(bypassesProxy("", "example.com", 80));
+    CHECK_FALSE(bypassesProxy(" , ,", "example.com", 80));
+}
+
+TEST_CASE("the proxy for a URL comes from its scheme's variable unless no_proxy exempts it")
+{
+    connection::ProxyEnvironment environment{"http://web:3128", "proxy.corp:8080/", "internal"};
+    const auto plain = connection::parseServerUrl("ws://push.example.com/ws");
+    const auto secure = connection::parseServerUrl("wss://push.example.com/ws");
+    const auto inside = connection::parseServerUrl("wss://a.internal/ws");
+    REQUIRE((plain && secure && inside));
+    CHECK(connection::proxyFor(environment, *plain).url == "http://web:3128");
+    const auto chosen = connection::proxyFor(environment, *secure);
+    CHECK(chosen.url == "http://proxy.corp:8080");
+    CHECK(chosen.source == "https_proxy");
+    CHECK(connection::proxyFor(environment, *inside).url.empty());
+
+    environment.httpsProxy = "socks5://proxy.corp:1080";
+    const auto socks = connection::proxyFor(environment, *secure);
+    CHECK(socks.url.empty());
+    CHECK(socks.rejected == "only http:// proxies are supported");
+    environment.httpsProxy = "http://user:pw@proxy.corp";
+    CHECK(connection::proxyFor(environment, *secure).rejected ==
+          "expected http://[user:pass@]host:port");
+    environment.httpsProxy = "http://user:pw@proxy.corp:3128";
+    CHECK(connection::proxyFor(environment, *secure).url == "http://user:pw@proxy.corp:3128");
+}
+
+TEST_CASE("maskUrl hides the credentials of proxy URLs too")
+{
+    CHECK(connection::maskUrl("http://user:pw@proxy:3128") == "http://***@proxy:3128");
+    CHECK(connection::maskUrl("http://proxy:3128") == "http://proxy:3128");
 }
