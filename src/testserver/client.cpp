@@ -88,7 +88,7 @@ Client::WriteResult Client::write()
             const std::uint64_t due = std::min(pushes->end, pushes->job->due());
             if (pushes->next < due) {
                 appendPushFrame(batch_, pushes->job->messageNumber(pushes->next),
-                                pushes->job->spec().size);
+                                pushes->job->spec().size, pushes->job->spec().stamp);
                 ++pushes->next;
                 ++result.pushed;
                 continue;

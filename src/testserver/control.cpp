@@ -57,10 +57,12 @@ Result parsePush(std::string_view args)
 {
     const auto words = splitWords(args);
     PushSpec spec;
-    if (words.size() != 3 || !parseNumber(words[0], spec.count) ||
-        !parseNumber(words[1], spec.size) || !parseNumber(words[2], spec.rate)) {
-        return "usage: push COUNT SIZE RATE";
+    if (words.size() < 3 || words.size() > 4 || !parseNumber(words[0], spec.count) ||
+        !parseNumber(words[1], spec.size) || !parseNumber(words[2], spec.rate) ||
+        (words.size() == 4 && words[3] != "stamp")) {
+        return "usage: push COUNT SIZE RATE [stamp]";
     }
+    spec.stamp = words.size() == 4;
     if (spec.count == 0) {
         return "COUNT must be at least 1";
     }
@@ -222,8 +224,9 @@ constexpr Verb kVerbs[] = {
 
 std::optional<std::string> pushSpecProblem(const PushSpec& spec)
 {
-    if (spec.size < kMinPushSize || spec.size > kMaxMessageSize) {
-        return "SIZE must be " + sizeRange(kMinPushSize);
+    const std::size_t minimum = spec.stamp ? kMinStampedPushSize : kMinPushSize;
+    if (spec.size < minimum || spec.size > kMaxMessageSize) {
+        return "SIZE must be " + sizeRange(minimum);
     }
     if (!std::isfinite(spec.rate) || spec.rate < 0) {
         return "RATE must be messages per second, or 0 for as fast as possible";

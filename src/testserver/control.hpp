@@ -13,6 +13,8 @@ namespace wspush::testserver {
 
 // Room for the skeleton `{"n":K,"pad":""}` with K up to 17 digits.
 inline constexpr std::size_t kMinPushSize = 32;
+// A stamped one adds `,"t":NS` (19 digits) to that.
+inline constexpr std::size_t kMinStampedPushSize = 56;
 // Guards against typos that would make the server allocate gigabytes.
 inline constexpr std::size_t kMaxMessageSize = std::size_t{256} * 1024 * 1024;
 
@@ -21,6 +23,7 @@ struct PushSpec
     std::uint64_t count = 0; // 0 = endless (automatic pushes only)
     std::size_t size = 200;
     double rate = 1.0; // messages per second; 0 = as fast as the socket takes them
+    bool stamp = false; // each message carries its send time, "t" (CLOCK_REALTIME, ns)
 };
 
 struct PushCommand

@@ -31,10 +31,10 @@ void appendTextFrameHeader(std::string& out, std::uint64_t length)
 
 } // namespace
 
-void appendPushFrame(std::string& out, std::uint64_t k, std::size_t size)
+void appendPushFrame(std::string& out, std::uint64_t k, std::size_t size, bool stamped)
 {
-    appendTextFrameHeader(out, pushMessageLength(k, size));
-    appendPushMessage(out, k, size);
+    appendTextFrameHeader(out, pushMessageLength(k, size, stamped));
+    appendPushMessage(out, k, size, stamped);
 }
 
 } // namespace wspush::testserver

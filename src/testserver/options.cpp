@@ -10,8 +10,9 @@ namespace wspush::testserver {
 
 const char* const kUsage =
     "usage: wspush-testserver [--host ADDR] [--port N] [--count N] [--size BYTES]\n"
-    "                         [--rate PER_SEC] [--quiet] [--tls-cert FILE --tls-key FILE\n"
-    "                         [--tls-client-ca FILE]] [--subprotocol NAME]\n"
+    "                         [--rate PER_SEC] [--stamp] [--quiet]\n"
+    "                         [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
+    "                         [--subprotocol NAME]\n"
     "                         [--show-header NAME]...\n"
     "Serves ws://HOST:PORT/websocket/<id> (wss:// with --tls-cert) and takes commands on\n"
     "stdin (push, send, sendhex, binhex, oversize, fragmented, close, reset, refuse, silent,\n"
@@ -21,6 +22,7 @@ const char* const kUsage =
     "  --count N        push N messages to each client from its connect on (0 = forever)\n"
     "  --size BYTES     size of each pushed message (default 200)\n"
     "  --rate PER_SEC   pushed messages per second, 0 = as fast as possible (default 1)\n"
+    "  --stamp          put each pushed message's send time in it (\"t\", ns, CLOCK_REALTIME)\n"
     "  --quiet          do not print heartbeat lines\n"
     "  --tls-cert FILE  serve wss:// with this PEM certificate (needs --tls-key)\n"
     "  --tls-key FILE   the PEM private key of --tls-cert\n"
@@ -64,6 +66,7 @@ Options parseOptions(int argc, char** argv)
         {"count", required_argument, nullptr, 'c'},
         {"size", required_argument, nullptr, 's'},
         {"rate", required_argument, nullptr, 'r'},
+        {"stamp", no_argument, nullptr, 'T'},
         {"quiet", no_argument, nullptr, 'q'},
         {"help", no_argument, nullptr, 'h'},
         {"tls-cert", required_argument, nullptr, 'C'},
@@ -98,6 +101,9 @@ Options parseOptions(int argc, char** argv)
             break;
         case 'r':
             push.rate = number<double>("rate", optarg);
+            break;
+        case 'T':
+            push.stamp = true;
             break;
         case 'q':
             options.quiet = true;
