@@ -7,8 +7,14 @@
 // --messages more arrived or nothing came for --timeout seconds, one line:
 // "done complete=0|1 messages=M bytes=B seconds=S cpu=C", where seconds run from the first
 // byte after "ready" to the last, and cpu is this tool's own since "ready".
+//
+// With --stamped it is also the latency baseline: each message's "t" (the send time the
+// bundled server stamps in with `push … stamp`, CLOCK_REALTIME nanoseconds) is taken from
+// the time of the read() that completed it, and the done line adds p50_us, p99_us, max_us.
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -18,7 +24,9 @@
 #include <poll.h>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <vector>
 
@@ -32,7 +40,7 @@ using wspush::system::errnoError;
 using wspush::system::UniqueFd;
 
 constexpr const char* usage = "usage: discard_client --port N [--host IPV4] [--path PATH] "
-                              "--messages COUNT [--timeout SECONDS]\n";
+                              "--messages COUNT [--timeout SECONDS] [--stamped]\n";
 constexpr std::size_t readSize = 1 << 20;
 
 struct Options
@@ -42,15 +50,19 @@ struct Options
     std::string path = "/websocket/bench";
     std::uint64_t messages = 0;
     int timeoutSeconds = 30;
+    bool stamped = false;
 };
 
 Options parseOptions(int argc, char** argv)
 {
     using wspush::bench::parseNumber;
-    static const option longOptions[] = {
-        {"host", required_argument, nullptr, 'h'},    {"port", required_argument, nullptr, 'p'},
-        {"path", required_argument, nullptr, 'P'},    {"messages", required_argument, nullptr, 'm'},
-        {"timeout", required_argument, nullptr, 't'}, {nullptr, 0, nullptr, 0}};
+    static const option longOptions[] = {{"host", required_argument, nullptr, 'h'},
+                                         {"port", required_argument, nullptr, 'p'},
+                                         {"path", required_argument, nullptr, 'P'},
+                                         {"messages", required_argument, nullptr, 'm'},
+                                         {"timeout", required_argument, nullptr, 't'},
+                                         {"stamped", no_argument, nullptr, 's'},
+                                         {nullptr, 0, nullptr, 0}};
     Options options;
     int letter = 0;
     while ((letter = getopt_long(argc, argv, "", longOptions, nullptr)) != -1) {
@@ -70,6 +82,9 @@ Options parseOptions(int argc, char** argv)
         case 't':
             options.timeoutSeconds = static_cast<int>(parseNumber(optarg, "--timeout", 1, 3600));
             break;
+        case 's':
+            options.stamped = true;
+            break;
         default:
             throw std::invalid_argument("unknown option");
         }
@@ -79,19 +94,34 @@ Options parseOptions(int argc, char** argv)
     return options;
 }
 
+std::int64_t realtimeNs() noexcept
+{
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
 // Counts the data messages in a stream of server frames (never masked), however the reads
-// split them.
+// split them. With `stamped`, also takes each text message's latency: `now` minus its "t".
 class MessageCounter
 {
 public:
-    void consume(const unsigned char* data, std::size_t size) noexcept
+    explicit MessageCounter(bool stamped = false) : stamped_(stamped) {}
+
+    void consume(const unsigned char* data, std::size_t size, std::int64_t now = 0)
     {
         while (size != 0) {
             if (payloadLeft_ != 0) {
                 const std::size_t skip = payloadLeft_ < size ? payloadLeft_ : size;
+                if (stamped_ && prefix_.size() < prefixSize) {
+                    prefix_.append(reinterpret_cast<const char*>(data),
+                                   std::min(skip, prefixSize - prefix_.size()));
+                }
                 payloadLeft_ -= skip;
                 data += skip;
                 size -= skip;
+                if (payloadLeft_ == 0)
+                    takeStamp(now);
                 continue;
             }
             header_[headerSize_++] = *data++;
@@ -103,6 +133,8 @@ public:
 
     std::uint64_t messages() const noexcept { return messages_; }
     bool closed() const noexcept { return closed_; }
+    // Latencies in nanoseconds, of the stamped messages so far.
+    std::vector<std::int64_t>& latencies() noexcept { return latencies_; }
 
 private:
     std::size_t neededHeaderSize() const noexcept
@@ -114,7 +146,28 @@ private:
         return 2 + extended + ((header_[1] & 0x80U) != 0 ? 4 : 0);
     }
 
-    void takeHeader() noexcept
+    // Room for `{"n":K,"t":NS` with K up to 20 digits.
+    static constexpr std::size_t prefixSize = 64;
+
+    void takeStamp(std::int64_t now)
+    {
+        if (!inText_)
+            return;
+        inText_ = false;
+        const std::string_view text(prefix_);
+        std::size_t at = text.find("\"t\":");
+        if (at == std::string_view::npos)
+            return;
+        at += 4;
+        while (at < text.size() && text[at] == ' ')
+            ++at;
+        std::int64_t sent = 0;
+        for (; at < text.size() && text[at] >= '0' && text[at] <= '9'; ++at)
+            sent = sent * 10 + (text[at] - '0');
+        latencies_.push_back(now - sent);
+    }
+
+    void takeHeader()
     {
         const unsigned opcode = header_[0] & 0x0fU;
         const bool final = (header_[0] & 0x80U) != 0;
@@ -132,6 +185,8 @@ private:
         else if (final && opcode < 0x8)
             ++messages_;
         headerSize_ = 0;
+        inText_ = stamped_ && opcode == 0x1;
+        prefix_.clear();
     }
 
     unsigned char header_[14]{};
@@ -139,7 +194,22 @@ private:
     std::uint64_t payloadLeft_ = 0;
     std::uint64_t messages_ = 0;
     bool closed_ = false;
+    bool stamped_;
+    bool inText_ = false;
+    std::string prefix_;
+    std::vector<std::int64_t> latencies_;
 };
+
+// Nearest-rank percentile of sorted samples, in microseconds.
+double percentileUs(const std::vector<std::int64_t>& sorted, double fraction) noexcept
+{
+    if (sorted.empty())
+        return 0;
+    const auto rank =
+        static_cast<std::size_t>(std::ceil(fraction * static_cast<double>(sorted.size())));
+    return static_cast<double>(sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1]) /
+           1000.0;
+}
 
 // Throws on error; returns the bytes that came after the upgrade answer.
 std::string upgrade(int fd, const Options& options)
@@ -204,11 +274,12 @@ Transfer readUntil(int fd, MessageCounter& counter, std::uint64_t target, int ti
             continue;
         if (size <= 0)
             break;
+        const std::int64_t now = realtimeNs();
         transfer.lastReadAt = wspush::bench::monotonicSeconds();
         if (transfer.bytes == 0)
             transfer.firstReadAt = transfer.lastReadAt;
         transfer.bytes += static_cast<std::uint64_t>(size);
-        counter.consume(buffer.data(), static_cast<std::size_t>(size));
+        counter.consume(buffer.data(), static_cast<std::size_t>(size), now);
     }
     return transfer;
 }
@@ -221,7 +292,7 @@ int main(int argc, char** argv)
         const Options options = parseOptions(argc, argv);
         const UniqueFd fd = connectTo(options);
         const std::string early = upgrade(fd.get(), options);
-        MessageCounter counter;
+        MessageCounter counter(options.stamped);
         counter.consume(reinterpret_cast<const unsigned char*>(early.data()), early.size());
         std::vector<unsigned char> buffer(readSize);
         readUntil(fd.get(), counter, 1, options.timeoutSeconds, buffer);
@@ -237,12 +308,20 @@ int main(int argc, char** argv)
         const std::uint64_t before = counter.messages();
         const Transfer transfer =
             readUntil(fd.get(), counter, target, options.timeoutSeconds, buffer);
-        std::printf("done complete=%d messages=%llu bytes=%llu seconds=%.6f cpu=%.6f\n",
+        std::printf("done complete=%d messages=%llu bytes=%llu seconds=%.6f cpu=%.6f",
                     counter.messages() >= target ? 1 : 0,
                     static_cast<unsigned long long>(counter.messages() - before),
                     static_cast<unsigned long long>(transfer.bytes),
                     transfer.lastReadAt - transfer.firstReadAt,
                     wspush::bench::ownCpuSeconds() - cpuAtReady);
+        if (options.stamped) {
+            auto& latencies = counter.latencies();
+            std::sort(latencies.begin(), latencies.end());
+            std::printf(" stamped=%zu p50_us=%.1f p99_us=%.1f max_us=%.1f", latencies.size(),
+                        percentileUs(latencies, 0.5), percentileUs(latencies, 0.99),
+                        percentileUs(latencies, 1.0));
+        }
+        std::printf("\n");
         return EXIT_SUCCESS;
     } catch (const std::invalid_argument& error) {
         std::fprintf(stderr, "discard_client: %s\n%s", error.what(), usage);

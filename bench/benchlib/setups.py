@@ -1,0 +1,145 @@
+# SPDX-License-Identifier: MIT
+"""The programs a benchmark starts: the bundled server, wspushd, the Python peer, the reading
+tools, and a throwaway CA for wss://."""
+
+import json
+import os
+import subprocess
+
+from .processes import BenchError, Child
+
+SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PEER = os.path.join(SOURCE_DIR, "bench", "peers", "wspush_peer.py")
+# Debian's interpreter: python3-websockets is installed for it, not for a pyenv python3.
+PEER_PYTHON = "/usr/bin/python3"
+DROP = ["SUCCESS", "来自后台的反馈:连接成功"]
+
+
+class Tools:
+    """The built programs; throws BenchError naming any that is missing."""
+
+    def __init__(self, build_dir):
+        self.build_dir = build_dir
+        self.daemon = os.path.join(build_dir, "src", "daemon", "wspushd")
+        self.server = os.path.join(build_dir, "src", "testserver", "wspush-testserver")
+        self.fanout_reader = os.path.join(build_dir, "bench", "fanout_reader")
+        self.latency_reader = os.path.join(build_dir, "bench", "latency_reader")
+        self.discard = os.path.join(build_dir, "bench", "discard_client")
+        missing = [path for path in vars(self).values()
+                   if path != build_dir and not os.access(path, os.X_OK)]
+        if missing:
+            raise BenchError(f"not built: {', '.join(missing)} (ninja -C {build_dir})")
+        self.peer_problem = peer_problem()
+
+
+def peer_problem():
+    """Why the Python peer cannot run here, or None."""
+    if not os.access(PEER_PYTHON, os.X_OK):
+        return f"{PEER_PYTHON} is missing"
+    check = subprocess.run([PEER_PYTHON, "-c", "import websockets"], capture_output=True)
+    if check.returncode != 0:
+        return f"{PEER_PYTHON} has no websockets module (apt-get install python3-websockets)"
+    return None
+
+
+class Workdir:
+    """Paths inside the run's temporary directory, and its log files."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def file(self, name):
+        return os.path.join(self.path, name)
+
+    def log(self, name):
+        return open(self.file(name + ".log"), "a")
+
+
+def start_server(tools, workdir, name, port=0, tls=None, extra=()):
+    """The bundled server; returns (child, port). `tls`: a Certificates."""
+    command = [tools.server, "--port", str(port), "--quiet", *extra]
+    if tls:
+        command += ["--tls-cert", tls.server_cert, "--tls-key", tls.server_key]
+    server = Child(command, stdin=True, stderr=workdir.log(name), name=name)
+    listening = server.wait_for("listening ")
+    return server, int(listening.split()[1])
+
+
+def daemon_config(url, file_path=None, socket_path=None, heartbeat=None, reconnect=None,
+                  ca_file=None):
+    """wspushd's YAML: the two protocol replies dropped, the sinks asked for."""
+    lines = ["server:", f"  url: {url}"]
+    if ca_file:
+        lines += ["  tls:", f"    ca_file: {json.dumps(ca_file)}"]
+    for section, values in (("heartbeat", heartbeat), ("reconnect", reconnect)):
+        if values:
+            lines.append(f"{section}:")
+            lines += [f"  {key}: {value}" for key, value in values.items()]
+    lines += ["filter:", f"  drop: {json.dumps(DROP, ensure_ascii=False)}"]
+    sinks = []
+    if file_path:
+        sinks += ["  - type: file", f"    path: {json.dumps(file_path)}"]
+    if socket_path:
+        sinks += ["  - type: unix", f"    path: {json.dumps(socket_path)}"]
+    lines += ["sinks:", *sinks] if sinks else ["sinks: []"]
+    return "\n".join(lines) + "\n"
+
+
+def start_daemon(tools, workdir, name, server, config):
+    """wspushd with `config`, once `server` saw it connect."""
+    config_path = workdir.file(name + ".yaml")
+    with open(config_path, "w") as out:
+        out.write(config)
+    daemon = Child([tools.daemon, "--config", config_path], stderr=workdir.log(name), name=name)
+    server.wait_for("connected ")
+    daemon.check_alive()
+    return daemon
+
+
+def start_peer(workdir, name, server, url, file_path=None, socket_path=None,
+               heartbeat_interval=30):
+    """The Python peer, once `server` saw it connect."""
+    command = [PEER_PYTHON, PEER, "--url", url, "--heartbeat-interval", str(heartbeat_interval)]
+    if file_path:
+        command += ["--file", file_path]
+    if socket_path:
+        command += ["--socket", socket_path]
+    peer = Child(command, stderr=workdir.log(name), name=name)
+    server.wait_for("connected ")
+    peer.check_alive()
+    return peer
+
+
+class Certificates:
+    """A throwaway CA and a certificate for 127.0.0.1 signed by it, made with openssl(1)."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.ca_cert = workdir.file("ca.pem")
+        self.server_cert = workdir.file("server.pem")
+        self.server_key = workdir.file("server.key")
+        ca_key = workdir.file("ca.key")
+        csr = workdir.file("server.csr")
+        extensions = workdir.file("server.cnf")
+        with open(extensions, "w") as out:
+            out.write("basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+                      "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        for key in (ca_key, self.server_key):
+            self.openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                         "-out", key)
+        self.openssl("req", "-x509", "-new", "-key", ca_key, "-out", self.ca_cert, "-days", "1",
+                     "-subj", "/CN=wspush bench CA",
+                     "-addext", "basicConstraints=critical,CA:TRUE",
+                     "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        self.openssl("req", "-new", "-key", self.server_key, "-out", csr,
+                     "-subj", "/CN=127.0.0.1")
+        self.openssl("x509", "-req", "-in", csr, "-CA", self.ca_cert, "-CAkey", ca_key,
+                     "-CAcreateserial", "-out", self.server_cert, "-days", "1",
+                     "-extfile", extensions)
+
+    @staticmethod
+    def openssl(*args):
+        try:
+            subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=30)
+        except (OSError, subprocess.SubprocessError) as error:
+            raise BenchError(f"openssl {args[0]}: {error}") from error

@@ -1,0 +1,189 @@
+# SPDX-License-Identifier: MIT
+"""Throughput: the bundled server pushing at rate 0 (many frames per send()) into
+- the ceiling: discard_client, which reads 1 MiB at a time and only counts frames;
+- wspushd with a file sink and one Unix-socket reader (ws:// or wss://);
+- the Python peer doing the same job.
+
+Every setup keeps its own server and stays up for all runs; the runs go round the setups
+(ceiling, wspushd, ..., peer, then again), so a machine that gets busier slows all alike."""
+
+import os
+import statistics
+import time
+
+from .processes import BenchError, Child, cpu_seconds, key_values, memory_kib, stop_all
+from .setups import daemon_config, start_daemon, start_peer, start_server
+
+WAIT = 300.0
+
+
+class Ceiling:
+    label = "ceiling"
+
+    def __init__(self, tools, workdir, size):
+        self.tools, self.size = tools, size
+        self.server, self.port = start_server(tools, workdir, f"ceiling-{size}-server")
+
+    def measure(self, count):
+        client = Child([self.tools.discard, "--port", str(self.port), "--messages", str(count)])
+        try:
+            client.wait_for("ready")
+            self.server.send(f"push {count} {self.size} 0")
+            done = client_done(client)
+            self.server.wait_for(f"pushed {count}", timeout=WAIT)
+        finally:
+            client.stop()
+        if done["complete"] != 1 or done["seconds"] <= 0:
+            raise BenchError(f"discard_client got {done['messages']:.0f} of {count} messages")
+        return {"rate": count / done["seconds"], "cpu_us": done["cpu"] / count * 1e6,
+                "cpu_share": done["cpu"] / done["seconds"]}
+
+    def peak_rss_kib(self):
+        return None
+
+    def stop(self):
+        stop_all([self.server])
+
+
+class Pipeline:
+    """wspushd or the Python peer: a file sink and one Unix-socket reader."""
+
+    def __init__(self, tools, workdir, size, kind, tls=None):
+        self.tools, self.size, self.kind = tools, size, kind
+        self.label = kind + ("-tls" if tls else "")
+        name = f"{self.label}-{size}"
+        self.file_path = workdir.file(name + ".jsonl")
+        self.socket_path = workdir.file(name + ".sock")
+        self.server, port = start_server(tools, workdir, name + "-server", tls=tls)
+        self.process = None
+        url = f"{'wss' if tls else 'ws'}://127.0.0.1:{port}/websocket/{self.label}"
+        try:
+            if kind == "wspushd":
+                config = daemon_config(url, self.file_path, self.socket_path,
+                                       ca_file=tls.ca_cert if tls else None)
+                self.process = start_daemon(tools, workdir, name, self.server, config)
+            else:
+                self.process = start_peer(workdir, name, self.server, url, self.file_path,
+                                          self.socket_path)
+            wait_for_path(self.socket_path, self.process)
+        except BaseException:
+            self.stop()
+            raise
+
+    def measure(self, count):
+        os.truncate(self.file_path, 0)
+        reader = Child([self.tools.fanout_reader, "--socket", self.socket_path, "--clients", "1",
+                        "--records", str(count)])
+        try:
+            reader.wait_for("ready")
+            started, before = time.monotonic(), cpu_seconds(self.process.pid)
+            self.server.send(f"push {count} {self.size} 0")
+            done = client_done(reader)
+            if done["complete"] != 1 or done["seconds"] <= 0:
+                raise BenchError(f"{self.label}: the reader got {done['lines']:.0f} of {count} "
+                                 "records")
+            wait_for_file(self.file_path, count, self.label)
+            used = cpu_seconds(self.process.pid) - before
+            window = time.monotonic() - started
+            self.server.wait_for(f"pushed {count}", timeout=WAIT)
+        finally:
+            reader.stop()
+        self.process.check_alive()
+        return {"rate": count / done["seconds"], "cpu_us": used / count * 1e6,
+                "cpu_share": used / window, "reader_share": done["cpu"] / done["seconds"]}
+
+    def peak_rss_kib(self):
+        return memory_kib(self.process.pid, "VmHWM")
+
+    def stop(self):
+        stop_all([self.process, self.server])
+
+
+def client_done(child):
+    return key_values(child.wait_for("done ", timeout=WAIT))
+
+
+def wait_for_path(path, process, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        process.check_alive()
+        if time.monotonic() > deadline:
+            raise BenchError(f"{process.label}: {path} did not appear")
+        time.sleep(0.01)
+
+
+def wait_for_file(path, count, label, timeout=30.0):
+    """Waits until the file sink holds `count` records, seq consecutive (it was truncated
+    before the run); throws BenchError when it does not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        first, last = edge_seqs(path)
+        if first is not None and last - first + 1 == count:
+            return
+        if time.monotonic() > deadline:
+            raise BenchError(f"{label}: the file sink holds seq {first}..{last}, "
+                             f"not {count} records")
+        time.sleep(0.01)
+
+
+def edge_seqs(path):
+    """The seq of the first and of the last complete record line, or (None, None)."""
+    with open(path, "rb") as records:
+        head = records.read(64)
+        records.seek(0, os.SEEK_END)
+        size = records.tell()
+        records.seek(max(0, size - 65536))
+        tail = records.read()
+    lines = tail.split(b"\n")
+    if size == 0 or len(lines) < 2 or not head.startswith(b'{"seq":'):
+        return None, None
+    return seq_of(head), seq_of(lines[-2])
+
+
+def seq_of(line):
+    return int(line[len(b'{"seq":'):line.index(b",")])
+
+
+def median_figures(runs):
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def next_count(count, rate, seconds, first):
+    """Messages for the next run: about `seconds` at the rate just measured, within a factor
+    of ten of the first run's count (so a fluke cannot make a run tiny or endless)."""
+    if not seconds:
+        return count
+    return int(min(max(rate * seconds, first / 10), first * 10))
+
+
+def run_group(tools, workdir, size, counts, runs, seconds=None, tls=None, peer=True):
+    """One message size: every setup, `runs` times round. `counts`: each setup's messages in
+    its first run; with `seconds` ({label: seconds}), later runs take about that long.
+    Returns {label: figures}, each with the medians, peak_rss_kib and the counts used."""
+    setups = []
+    try:
+        setups.append(Ceiling(tools, workdir, size))
+        setups.append(Pipeline(tools, workdir, size, "wspushd"))
+        if tls:
+            setups.append(Pipeline(tools, workdir, size, "wspushd", tls=tls))
+        if peer:
+            setups.append(Pipeline(tools, workdir, size, "python"))
+        results = {setup.label: [] for setup in setups}
+        used = {setup.label: [] for setup in setups}
+        for _ in range(runs):
+            for setup in setups:
+                label = setup.label
+                count = (counts[label] if not used[label] else
+                         next_count(used[label][-1], results[label][-1]["rate"],
+                                    (seconds or {}).get(label), counts[label]))
+                used[label].append(count)
+                results[label].append(setup.measure(count))
+        figures = {}
+        for setup in setups:
+            figures[setup.label] = median_figures(results[setup.label])
+            figures[setup.label]["peak_rss_kib"] = setup.peak_rss_kib()
+            figures[setup.label]["counts"] = used[setup.label]
+        return figures
+    finally:
+        for setup in setups:
+            setup.stop()
