@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "daemon/daemon.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 #include <signal.h>
@@ -75,6 +76,9 @@ int Daemon::run()
 void Daemon::useFilter(const config::FilterConfig& filter)
 {
     dropTexts_ = std::unordered_set<std::string>(filter.drop.begin(), filter.drop.end());
+    dropLongest_ = 0;
+    for (const auto& text : dropTexts_)
+        dropLongest_ = std::max(dropLongest_, text.size());
 }
 
 void Daemon::onSignal(int signal) noexcept
@@ -158,6 +162,7 @@ void Daemon::flushSinks() noexcept
 {
     for (auto& sink : sinks_)
         sink->flush();
+    iterationUs_ = 0;
 }
 
 std::vector<std::unique_ptr<sinks::Sink>> Daemon::createSinks(const config::Config& config)
@@ -236,12 +241,16 @@ std::string Daemon::sendUpstream(std::string text, std::function<void(bool)> wri
 
 void Daemon::onMessage(std::string&& payload, bool binary) noexcept
 {
-    if (!binary && dropTexts_.contains(payload)) {
+    // Hashing every payload to look it up cost more than the length check that rules out
+    // nearly all of them.
+    if (!binary && payload.size() <= dropLongest_ && dropTexts_.contains(payload)) {
         ++filtered_;
         return;
     }
+    if (iterationUs_ == 0)
+        iterationUs_ = record::nowUs();
     try {
-        auto encoded = record::encodeRecord(nextSeq_, record::nowUs(), std::move(payload), binary);
+        auto encoded = record::encodeRecord(nextSeq_, iterationUs_, std::move(payload), binary);
         if (encoded.invalidUtf8 != 0) {
             invalidUtf8_ += encoded.invalidUtf8;
             log::warning("message " + std::to_string(nextSeq_) +

@@ -61,6 +61,10 @@ private:
     connection::PushClient client_;
 
     std::unordered_set<std::string> dropTexts_;
+    std::size_t dropLongest_ = 0; // of dropTexts_: a longer payload is never dropped
+    // The receive time of the records of this loop iteration, read once when the first one
+    // arrives (0: none yet): they all came out of the same read().
+    std::int64_t iterationUs_ = 0;
     std::uint64_t nextSeq_ = 1;
     std::uint64_t filtered_ = 0;
     std::uint64_t invalidUtf8_ = 0;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "record/encoder.hpp"
 
+#include <charconv>
+
 #include "record/base64.hpp"
 #include "record/json_text.hpp"
 #include "record/timestamp.hpp"
@@ -17,10 +19,16 @@ EncodeResult encodeRecord(std::uint64_t seq, std::int64_t receivedUs, std::strin
     record.receivedUs = receivedUs;
     record.binary = binary;
 
+    // One allocation for the line: JSON never grows when compacted, text rarely needs
+    // more than a few escapes, base64 takes 4 bytes for 3.
+    constexpr std::size_t framing = 96; // {"seq":N,"ts":"…","data":…,"binary":true}\n
+    const std::size_t dataRoom =
+        binary ? (payload.size() + 2) / 3 * 4 + 2 : payload.size() + payload.size() / 8 + 2;
     std::string& line = record.line;
-    line.reserve(payload.size() + payload.size() / 8 + 64);
+    line.reserve(framing + dataRoom);
     line.append("{\"seq\":");
-    line.append(std::to_string(seq));
+    char digits[20];
+    line.append(digits, std::to_chars(digits, digits + sizeof digits, seq).ptr);
     line.append(",\"ts\":\"");
     appendTimestamp(receivedUs, line);
     line.append("\",\"data\":");
