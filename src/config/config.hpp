@@ -35,6 +35,7 @@ struct ServerConfig
     TlsConfig tls;
     std::string proxy;
     std::size_t maxMessageSize = std::size_t{1024} * 1024;
+    bool compression = false; // offer permessage-deflate
 
     bool operator==(const ServerConfig&) const = default;
 };

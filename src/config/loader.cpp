@@ -536,7 +536,7 @@ TlsConfig parseTls(const Value& value)
 ServerConfig parseServer(const Section& section)
 {
     section.allowOnly({"url", "headers", "token_file", "token_credential", "subprotocol", "tls",
-                       "proxy", "max_message_size"});
+                       "proxy", "max_message_size", "compression"});
     ServerConfig server;
     if (auto v = section.get("url")) {
         server.url = parseUrl(*v);
@@ -579,6 +579,9 @@ ServerConfig parseServer(const Section& section)
         if (server.maxMessageSize < 1 || server.maxMessageSize > (std::size_t{1} << 30)) {
             v->outOfRange("between 1B and 1GiB");
         }
+    }
+    if (auto v = section.get("compression")) {
+        server.compression = v->boolean();
     }
     return server;
 }

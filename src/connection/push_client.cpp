@@ -225,6 +225,18 @@ const lws_protocols* PushClient::protocols()
     return list;
 }
 
+// lws inflates into its receive buffer piece by piece, so max_message_size applies to the
+// inflated size and a small compressed frame cannot make a large allocation.
+const lws_extension* PushClient::extensions()
+{
+    static const lws_extension list[] = {
+        {"permessage-deflate", lws_extension_callback_pm_deflate,
+         "permessage-deflate; client_max_window_bits"},
+        {nullptr, nullptr, nullptr},
+    };
+    return list;
+}
+
 void PushClient::createVhost()
 {
     lws_context_creation_info info{};
@@ -233,6 +245,8 @@ void PushClient::createVhost()
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.protocols = protocols();
     info.user = this;
+    if (server_.compression)
+        info.extensions = extensions();
     const config::TlsConfig& tls = server_.tls;
     if (!tls.caFile.empty())
         info.client_ssl_ca_filepath = tls.caFile.c_str();
@@ -420,7 +434,8 @@ void PushClient::reconfigure(const config::Config& config)
 {
     const bool serverChanged = config.server != server_;
     std::string proxy = proxyOf(config.server);
-    const bool vhostChanged = config.server.tls != server_.tls || proxy != proxy_;
+    const bool vhostChanged = config.server.tls != server_.tls || proxy != proxy_ ||
+                              config.server.compression != server_.compression;
     const bool heartbeatChanged = config.heartbeat != heartbeat_;
 
     const config::ServerConfig previous = server_;

@@ -84,6 +84,7 @@ private:
                         std::size_t length);
     int dispatch(lws_callback_reasons reason, void* in, std::size_t length) noexcept;
     static const lws_protocols* protocols();
+    static const lws_extension* extensions();
 
     void createVhost();
     void connect() noexcept;

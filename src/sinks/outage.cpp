@@ -12,6 +12,13 @@ void Outage::begin(log::Level level, const std::string& why) noexcept
     log::write(level, sinkName_ + ": " + why);
 }
 
+void Outage::countDrop() noexcept
+{
+    if (dropped_++ == 0)
+        log::warning(sinkName_ + ": max_queue is full: dropping records until it drains "
+                                 "(counted as dropped in the status)");
+}
+
 void Outage::end() noexcept
 {
     if (ongoing_)

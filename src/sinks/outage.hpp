@@ -19,7 +19,9 @@ public:
     void begin(log::Level level, const std::string& why) noexcept;
     // Logs the end of the outage under way, if there is one.
     void end() noexcept;
-    void countDrop() noexcept { ++dropped_; }
+    // Logs the first drop of an outage: the admin learns that records are being lost now,
+    // not only when it ends.
+    void countDrop() noexcept;
 
 private:
     std::string sinkName_;

@@ -86,6 +86,18 @@ Result parseHex(std::string_view args, bool binary)
     return SendCommand{std::move(*bytes), binary};
 }
 
+Result parsePingFlood(std::string_view args)
+{
+    constexpr std::size_t kMaxPings = 10'000'000;
+    const auto words = splitWords(args);
+    PingFloodCommand command;
+    if (words.size() != 1 || !parseNumber(words[0], command.count) || command.count == 0 ||
+        command.count > kMaxPings) {
+        return "usage: pingflood COUNT (1.." + std::to_string(kMaxPings) + ")";
+    }
+    return command;
+}
+
 Result parseOversize(std::string_view args)
 {
     const auto words = splitWords(args);
@@ -213,6 +225,7 @@ constexpr Verb kVerbs[] = {
     {"oversize", parseOversize},
     {"fragmented", parseFragmented},
     {"close", parseClose},
+    {"pingflood", parsePingFlood},
     {"reset", parseBare<ResetCommand>},
     {"refuse", parseRefuse},
     {"silent", parseSilent},

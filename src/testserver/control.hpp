@@ -42,6 +42,12 @@ struct OversizeCommand
     std::size_t bytes = 0;
 };
 
+// COUNT ping frames back to back, in as few writes as the socket allows.
+struct PingFloodCommand
+{
+    std::size_t count = 0;
+};
+
 struct FragmentedCommand
 {
     std::size_t bytes = 0;
@@ -82,6 +88,7 @@ struct QuitCommand
 
 using Command =
     std::variant<PushCommand, SendCommand, OversizeCommand, FragmentedCommand, CloseCommand,
+                 PingFloodCommand,
                  ResetCommand, RefuseCommand, SilentCommand, StatsCommand, QuitCommand>;
 
 struct ParsedCommand

@@ -13,10 +13,10 @@ const char* const kUsage =
     "                         [--rate PER_SEC] [--stamp] [--quiet]\n"
     "                         [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
     "                         [--subprotocol NAME]\n"
-    "                         [--show-header NAME]...\n"
+    "                         [--show-header NAME]... [--deflate]\n"
     "Serves ws://HOST:PORT/websocket/<id> (wss:// with --tls-cert) and takes commands on\n"
-    "stdin (push, send, sendhex, binhex, oversize, fragmented, close, reset, refuse, silent,\n"
-    "stats, quit).\n"
+    "stdin (push, send, sendhex, binhex, oversize, fragmented, close, pingflood, reset,\n"
+    "refuse, silent, stats, quit).\n"
     "  --host ADDR      address to listen on, IPv4 or IPv6 (default 127.0.0.1)\n"
     "  --port N         port, 0 = any free one (default 0)\n"
     "  --count N        push N messages to each client from its connect on (0 = forever)\n"
@@ -32,7 +32,8 @@ const char* const kUsage =
     "                   accept and select this WebSocket subprotocol; print \"subprotocol\"\n"
     "                   lines\n"
     "  --show-header NAME\n"
-    "                   print \"header NAME VALUE\" for each upgrade (repeatable)\n";
+    "                   print \"header NAME VALUE\" for each upgrade (repeatable)\n"
+    "  --deflate        accept permessage-deflate from clients that offer it\n";
 
 namespace {
 
@@ -74,6 +75,7 @@ Options parseOptions(int argc, char** argv)
         {"tls-client-ca", required_argument, nullptr, 'A'},
         {"subprotocol", required_argument, nullptr, 'P'},
         {"show-header", required_argument, nullptr, 'S'},
+        {"deflate", no_argument, nullptr, 'D'},
         {nullptr, 0, nullptr, 0},
     };
     Options options;
@@ -131,6 +133,9 @@ Options parseOptions(int argc, char** argv)
                 throw UsageError(std::string("--show-header: not a header name: ") + optarg);
             }
             options.showHeaders.emplace_back(optarg);
+            break;
+        case 'D':
+            options.deflate = true;
             break;
         default:
             throw UsageError("unknown option");

@@ -28,6 +28,9 @@ struct Options
     std::string subprotocol;
     // Request headers printed as "header NAME VALUE|-" for each upgrade, in this order.
     std::vector<std::string> showHeaders;
+    // Accept permessage-deflate when a client offers it; lws then compresses the frames it
+    // writes (not the batched push frames, which stay uncompressed, as the extension allows).
+    bool deflate = false;
 };
 
 // A bad command line; what() says what is wrong.

@@ -76,6 +76,7 @@ private:
     void execute(const PushCommand& command);
     void execute(const SendCommand& command);
     void execute(const OversizeCommand& command);
+    void execute(const PingFloodCommand& command);
     void execute(const FragmentedCommand& command);
     void execute(const CloseCommand& command);
     void execute(const ResetCommand& command);

@@ -69,7 +69,8 @@ class Reconnect(harness.DaemonTestCase):
 
     def test_refused_upgrade_backs_off_then_recovers(self):
         server, daemon = self.start()
-        server.command("refuse on")
+        # Without Retry-After: the plain backoff (test_server_driven has the rest).
+        server.command("refuse 503 -")
         server.command("close 1001 going away")
         delays = retry_delays(daemon, 3, "HTTP 503")
         self.assertLess(delays[0], delays[1])

@@ -106,6 +106,7 @@ TEST_CASE("every key is read into the structs")
     verify: false
   proxy: http://user:secret@proxy.lan:3128
   max_message_size: 64KiB
+  compression: true
 heartbeat:
   message: ping
   interval: 5m
@@ -160,6 +161,7 @@ sinks:
                                   "/etc/wspushd/client.key", false});
     CHECK(server.proxy == "http://user:secret@proxy.lan:3128");
     CHECK(server.maxMessageSize == 65536);
+    CHECK(server.compression);
 
     CHECK(config.heartbeat == HeartbeatConfig{"ping", 5min, 1500ms, 10s});
     CHECK(config.reconnect == ReconnectConfig{250ms, 2min, 1.5, 0.0, 12, 1h});
@@ -167,19 +169,19 @@ sinks:
 
     REQUIRE(config.sinks.size() == 4);
     CHECK(config.sinks[0] == SinkConfig{"journal", JournalSinkConfig{LOG_WARNING, "push"},
-                                        Location{"full.yaml", 30, 5}});
+                                        Location{"full.yaml", 31, 5}});
     CHECK(config.sinks[1] == SinkConfig{"syslog",
                                         SyslogSinkConfig{LOG_LOCAL3, "push-syslog", LOG_CRIT},
-                                        Location{"full.yaml", 33, 5}});
+                                        Location{"full.yaml", 34, 5}});
     CHECK(config.sinks[2] == SinkConfig{"unix",
                                         UnixSinkConfig{"@wspushd", 0600, "adm", 65536,
                                                        UnixSinkConfig::Policy::Drop, 0, true},
-                                        Location{"full.yaml", 37, 5}});
+                                        Location{"full.yaml", 38, 5}});
     CHECK(config.sinks[3] ==
           SinkConfig{"file",
                      FileSinkConfig{"/var/log/push.raw", FileSinkConfig::Format::Raw,
                                     FileSinkConfig::Fsync::Interval, 5s, 10000000, 1000, 1048576},
-                     Location{"full.yaml", 45, 5}});
+                     Location{"full.yaml", 46, 5}});
 }
 
 TEST_CASE("sinks get their defaults")
@@ -404,6 +406,8 @@ TEST_CASE("server settings")
         CHECK(errorWith(std::string("  proxy: '") + proxy + "'\n") ==
               "test.yaml:3:10: server.proxy: expected \"\" or http://[user:pass@]host:port");
     }
+    CHECK(errorWith("  compression: yes\n") ==
+          "test.yaml:3:16: server.compression: expected true or false, got 'yes'");
     CHECK(errorWith("  max_message_size: 0\n") ==
           "test.yaml:3:21: server.max_message_size: must be between 1B and 1GiB, got '0'");
     CHECK(errorWith("  max_message_size: 1025MiB\n") ==
