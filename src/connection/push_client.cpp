@@ -180,6 +180,23 @@ std::string proxyOf(const config::ServerConfig& server)
     return choice.url;
 }
 
+// The fatal TLS alert the server sent during the current attempt. A refused client
+// certificate shows only as an alert, which lws logs at INFO level, if at all.
+std::string receivedTlsAlert;
+
+void noteTlsAlert(const SSL* /*ssl*/, int where, int value)
+{
+    if ((where & SSL_CB_ALERT) == 0 || (where & SSL_CB_READ) == 0 ||
+        std::string_view(SSL_alert_type_string(value)) != "F")
+        return;
+    // OpenSSL 3.0 has no text for this TLS 1.3 alert.
+    constexpr int certificateRequired = 116;
+    const std::string_view text = SSL_alert_desc_string_long(value);
+    receivedTlsAlert = (value & 0xff) == certificateRequired ? "certificate required"
+                       : text == "unknown" ? "alert " + std::to_string(value & 0xff)
+                                           : std::string(text);
+}
+
 bool hasHeader(const std::vector<std::pair<std::string, std::string>>& headers,
                std::string_view name)
 {
@@ -366,6 +383,7 @@ void PushClient::connect() noexcept
     lossReason_.clear();
     serverWait_ = config::Duration{0};
     authFailed_ = false;
+    receivedTlsAlert.clear();
     log::takeLwsError();
     livenessTimer_.schedule(heartbeat_.timeout.count() > 0
                                 ? duration_cast<microseconds>(heartbeat_.timeout)
@@ -485,8 +503,14 @@ void PushClient::startLinkTimers() noexcept
         livenessTimer_.cancel();
 }
 
-int PushClient::callback(lws* wsi, lws_callback_reasons reason, void*, void* in, std::size_t length)
+int PushClient::callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
+                         std::size_t length)
 {
+    // Comes once per TLS context, with a stand-in wsi.
+    if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS) {
+        SSL_CTX_set_info_callback(static_cast<SSL_CTX*>(user), noteTlsAlert);
+        return 0;
+    }
     auto* client = static_cast<PushClient*>(lws_vhost_user(lws_get_vhost(wsi)));
     if (client == nullptr || wsi != client->wsi_)
         return 0;
@@ -727,6 +751,9 @@ void PushClient::onDestroyed() noexcept
     livenessTimer_.cancel();
     stableTimer_.cancel();
     failOutbound();
+    // The server's own word beats whatever lws made of the hang-up that followed it.
+    if (!established_ && !receivedTlsAlert.empty())
+        lossReason_ = "the server refused the TLS handshake: " + receivedTlsAlert;
     const std::string reason = lossReason_.empty() ? "connection lost" : lossReason_;
 
     if (established_) {
