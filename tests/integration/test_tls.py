@@ -62,6 +62,29 @@ class Pki:
                      "-days", "1", extensions=extensions)
         return self.path(name + ".pem"), key
 
+    def issue_expired(self, name, ca, names):
+        """Like issue(), but valid only on 1 January 2020 (x509 -req cannot backdate)."""
+        key = self.new_key(name)
+        self.openssl("req", "-new", "-key", key, "-out", self.path(name + ".csr"),
+                     "-subj", f"/CN={names[0]}")
+        with open(self.path("index.txt"), "w"):
+            pass
+        with open(self.path("ca.cnf"), "w") as cnf:
+            cnf.write("[ca]\ndefault_ca = test\n[test]\n"
+                      f"database = {self.path('index.txt')}\n"
+                      f"new_certs_dir = {self.directory}\n"
+                      f"serial = {self.path('ca.serial')}\n"
+                      "default_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n")
+        with open(self.path("ca.serial"), "w") as serial:
+            serial.write("1000\n")
+        self.openssl("ca", "-batch", "-notext", "-config", self.path("ca.cnf"), "-cert", ca,
+                     "-keyfile", ca[:-len(".pem")] + ".key", "-in", self.path(name + ".csr"),
+                     "-out", self.path(name + ".pem"), "-startdate", "20200101000000Z",
+                     "-enddate", "20200102000000Z",
+                     extensions=["basicConstraints=CA:FALSE", "extendedKeyUsage=serverAuth",
+                                 "subjectAltName=" + ",".join(san(n) for n in names)])
+        return self.path(name + ".pem"), key
+
     def self_signed(self, name, names):
         key = self.new_key(name)
         self.openssl("req", "-x509", "-new", "-key", key, "-out", self.path(name + ".pem"),
@@ -158,6 +181,13 @@ class Tls(harness.DaemonTestCase):
         server = self.tls_server(other, host="::1")
         daemon = self.daemon(self.config(server, {"ca_file": self.ca}, host="[::1]"))
         self.wait_retry(daemon, "mismatch")
+
+    def test_expired_certificate_is_rejected_with_the_reason(self):
+        expired = self.pki.issue_expired("expired", self.ca, ("localhost", "127.0.0.1", "::1"))
+        server = self.tls_server(expired)
+        daemon = self.daemon(self.config(server, {"ca_file": self.ca}))
+        self.wait_retry(daemon, "certificate has expired")
+        self.assert_never_connected(server)
 
     def test_self_signed_server_is_rejected_by_default(self):
         server = self.tls_server(self.pki.self_signed("self", ("localhost", "127.0.0.1", "::1")))
