@@ -7,6 +7,7 @@
 #include <cstring>
 #include <ctime>
 #include <netdb.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <optional>
@@ -163,6 +164,12 @@ std::optional<config::Duration> closeCodeWait(const std::vector<config::CloseCod
     return longest;
 }
 
+bool usesTls(const config::ServerConfig& server)
+{
+    const auto url = parseServerUrl(server.url);
+    return url && url->secure;
+}
+
 // server.proxy, else https_proxy/http_proxy/no_proxy as read at start.
 std::string proxyOf(const config::ServerConfig& server)
 {
@@ -259,7 +266,9 @@ void PushClient::createVhost()
     lws_context_creation_info info{};
     info.vhost_name = "push-client";
     info.port = CONTEXT_PORT_NO_LISTEN;
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    // Only then does lws make the client's TLS context (and load the CA store).
+    if (usesTls(server_))
+        info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.protocols = protocols();
     info.user = this;
     if (server_.compression)
@@ -453,6 +462,7 @@ void PushClient::reconfigure(const config::Config& config)
     const bool serverChanged = config.server != server_;
     std::string proxy = proxyOf(config.server);
     const bool vhostChanged = config.server.tls != server_.tls || proxy != proxy_ ||
+                              usesTls(config.server) != usesTls(server_) ||
                               config.server.compression != server_.compression;
     const bool heartbeatChanged = config.heartbeat != heartbeat_;
 
@@ -534,6 +544,7 @@ int PushClient::dispatch(lws_callback_reasons reason, void* in, std::size_t leng
     case LWS_CALLBACK_CLIENT_WRITEABLE:
         return onWriteable();
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        readPendingTlsAlert();
         onConnectionError(static_cast<const char*>(in), length);
         break;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
@@ -543,6 +554,7 @@ int PushClient::dispatch(lws_callback_reasons reason, void* in, std::size_t leng
         noteLoss("connection closed");
         break;
     case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+        readPendingTlsAlert();
         noteLoss("no answer to the upgrade request");
         break;
     case LWS_CALLBACK_WSI_DESTROY:
@@ -552,6 +564,19 @@ int PushClient::dispatch(lws_callback_reasons reason, void* in, std::size_t leng
         break;
     }
     return 0;
+}
+
+// A server that refuses our certificate sends its alert and hangs up at once; lws may act
+// on the hang-up without reading the alert. Peeking makes OpenSSL read it, if it came.
+void PushClient::readPendingTlsAlert() noexcept
+{
+    SSL* ssl = lws_get_ssl(wsi_);
+    if (ssl == nullptr || !receivedTlsAlert.empty())
+        return;
+    char byte = 0;
+    ERR_set_mark();
+    SSL_peek(ssl, &byte, 1);
+    ERR_pop_to_mark();
 }
 
 void PushClient::noteLoss(const std::string& reason) noexcept
@@ -656,7 +681,11 @@ void PushClient::onStable() noexcept
 
 void PushClient::onReceive(const char* data, std::size_t length) noexcept
 {
-    lastInboundUs_ = lws_now_usecs();
+    // Per frame, so the coarse clock: a fifth of the precise one's cost, and at most a tick
+    // (a few ms) behind it, which the liveness check can spare.
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    lastInboundUs_ = static_cast<std::int64_t>(now.tv_sec) * 1'000'000 + now.tv_nsec / 1000;
     if (!inMessage_) {
         inMessage_ = true;
         messageBinary_ = lws_frame_is_binary(wsi_) != 0;

@@ -92,6 +92,7 @@ private:
     void closeLink(const std::string& reason) noexcept;
     void kill(const std::string& reason) noexcept;
     void noteLoss(const std::string& reason) noexcept;
+    void readPendingTlsAlert() noexcept;
     void startLinkTimers() noexcept;
     void queueText(std::string_view text, std::function<void(bool)> written) noexcept;
     void failOutbound() noexcept;

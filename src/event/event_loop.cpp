@@ -8,7 +8,9 @@ namespace wspush::event {
 EventLoop::EventLoop()
 {
     lws_context_creation_info info{};
-    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    // No TLS set-up here: OpenSSL initialises itself when a wss:// client first needs it,
+    // and a daemon on ws:// then never touches most of libcrypto (about 4 MB of RSS).
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.port = CONTEXT_PORT_NO_LISTEN;
     context_ = lws_create_context(&info);
     if (context_ == nullptr)
