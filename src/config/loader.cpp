@@ -651,7 +651,7 @@ std::vector<CloseCodeWait> parseCloseCodes(const Section& section)
 ReconnectConfig parseReconnect(const Section& section)
 {
     section.allowOnly({"initial_delay", "max_delay", "multiplier", "jitter", "max_attempts",
-                       "stable_after", "close_codes"});
+                       "stable_after", "fleet_spread", "close_codes"});
     ReconnectConfig reconnect;
     const auto initialDelay = section.get("initial_delay");
     if (initialDelay) {
@@ -688,6 +688,9 @@ ReconnectConfig parseReconnect(const Section& section)
     }
     if (auto v = section.get("stable_after")) {
         reconnect.stableAfter = v->duration();
+    }
+    if (auto v = section.get("fleet_spread")) {
+        reconnect.fleetSpread = v->duration();
     }
     if (auto v = section.get("close_codes")) {
         reconnect.closeCodes = parseCloseCodes(Section(*v));

@@ -40,6 +40,12 @@ config::Duration Backoff::next(config::Duration atLeast)
     return toDuration(floor * (1.0 + spread(0.0, config_.jitter)));
 }
 
+config::Duration Backoff::fleetSpread()
+{
+    const double window = static_cast<double>(config_.fleetSpread.count());
+    return toDuration(std::uniform_real_distribution<double>(0.0, window)(random_));
+}
+
 config::Duration Backoff::longest()
 {
     ++attempts_;

@@ -21,6 +21,9 @@ public:
     config::Duration next(config::Duration atLeast = config::Duration{0});
     // max_delay, spread downwards by the jitter; counts the attempt.
     config::Duration longest();
+    // A random share of fleet_spread, added after a working link is lost: a fleet that lost
+    // the same server then comes back over that long rather than within the jitter.
+    config::Duration fleetSpread();
     // The attempts counted since the last reset().
     unsigned attempts() const noexcept { return attempts_; }
     void reset() noexcept { attempts_ = 0; }

@@ -404,7 +404,7 @@ void PushClient::connect() noexcept
     }
 }
 
-void PushClient::scheduleRetry(const std::string& reason) noexcept
+void PushClient::scheduleRetry(const std::string& reason, bool linkWasUp) noexcept
 {
     if (state_ == State::WaitingToRetry || state_ == State::Stopped)
         return;
@@ -415,7 +415,9 @@ void PushClient::scheduleRetry(const std::string& reason) noexcept
         listener_.onStopped(true);
         return;
     }
-    const config::Duration delay = authFailed_ ? backoff_.longest() : backoff_.next(serverWait_);
+    config::Duration delay = authFailed_ ? backoff_.longest() : backoff_.next(serverWait_);
+    if (linkWasUp)
+        delay += backoff_.fleetSpread();
     authFailed_ = false;
     serverWait_ = config::Duration{0};
     state_ = State::WaitingToRetry;
@@ -785,6 +787,7 @@ void PushClient::onDestroyed() noexcept
         lossReason_ = "the server refused the TLS handshake: " + receivedTlsAlert;
     const std::string reason = lossReason_.empty() ? "connection lost" : lossReason_;
 
+    const bool linkWasUp = established_;
     if (established_) {
         established_ = false;
         log::write(state_ == State::Closing ? log::Level::Notice : log::Level::Warning,
@@ -805,7 +808,7 @@ void PushClient::onDestroyed() noexcept
     }
     if (state_ != State::WaitingToRetry)
         state_ = State::Idle;
-    scheduleRetry(reason);
+    scheduleRetry(reason, linkWasUp);
 }
 
 void PushClient::queueText(std::string_view text, std::function<void(bool)> written) noexcept

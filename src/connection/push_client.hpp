@@ -88,7 +88,8 @@ private:
 
     void createVhost();
     void connect() noexcept;
-    void scheduleRetry(const std::string& reason) noexcept;
+    // `linkWasUp`: the first retry after losing a working link, spread over fleet_spread.
+    void scheduleRetry(const std::string& reason, bool linkWasUp = false) noexcept;
     void closeLink(const std::string& reason) noexcept;
     void kill(const std::string& reason) noexcept;
     void noteLoss(const std::string& reason) noexcept;

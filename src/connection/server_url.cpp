@@ -35,7 +35,9 @@ std::optional<ServerUrl> parseServerUrl(std::string_view url)
     std::string_view path = pathStart == std::string_view::npos ? "" : rest.substr(pathStart);
     if (const auto fragment = path.find('#'); fragment != std::string_view::npos)
         path = path.substr(0, fragment);
-    parsed.path = path.empty() || path.front() != '/' ? "/" + std::string(path) : path;
+    if (path.empty() || path.front() != '/')
+        parsed.path = '/';
+    parsed.path += path;
 
     if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
         parsed.userInfo = authority.substr(0, at);

@@ -42,6 +42,24 @@ class Reconnect(harness.DaemonTestCase):
         server.command("send after restart")
         self.assertEqual(harness.wait_records(self.sink, 1)[0]["data"], "after restart")
 
+    def test_fleet_spread_applies_only_after_a_working_link_is_lost(self):
+        # With an hour to spread over, a first retry within initial_delay + jitter would be
+        # a 1-in-15,000 draw.
+        server = self.server()
+        port = server.port
+        server.stop()
+        daemon = self.daemon(harness.config_yaml(f"ws://127.0.0.1:{port}/websocket/u1",
+                                                 self.sink, reconnect={"fleet_spread": "1h"}))
+        (never_up,) = retry_delays(daemon, 1, "")
+        self.assertLessEqual(never_up, 0.24)
+        server.start(port)
+        server.wait_for("connected ", timeout=5)
+        daemon.log.wait_for_text("connected to ")
+        server.stop()
+        (after_loss,) = retry_delays(daemon, 1, "")
+        self.assertGreater(after_loss, 0.24)
+        self.assertLessEqual(after_loss, 3600.24)
+
     def test_silent_server_is_dead_within_timeout_then_reconnects(self):
         server, daemon = self.start(heartbeat={"ping_interval": "300ms", "timeout": "1s"})
         server.command("silent on")

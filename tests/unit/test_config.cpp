@@ -119,6 +119,7 @@ reconnect:
   jitter: 0
   max_attempts: 12
   stable_after: 1h
+  fleet_spread: 3s
 filter:
   drop: [SUCCESS, "来自后台的反馈:连接成功"]
 sinks:
@@ -164,24 +165,24 @@ sinks:
     CHECK(server.compression);
 
     CHECK(config.heartbeat == HeartbeatConfig{"ping", 5min, 1500ms, 10s});
-    CHECK(config.reconnect == ReconnectConfig{250ms, 2min, 1.5, 0.0, 12, 1h});
+    CHECK(config.reconnect == ReconnectConfig{250ms, 2min, 1.5, 0.0, 12, 1h, 3s});
     CHECK(config.filter.drop == std::vector<std::string>{"SUCCESS", "来自后台的反馈:连接成功"});
 
     REQUIRE(config.sinks.size() == 4);
     CHECK(config.sinks[0] == SinkConfig{"journal", JournalSinkConfig{LOG_WARNING, "push"},
-                                        Location{"full.yaml", 31, 5}});
+                                        Location{"full.yaml", 32, 5}});
     CHECK(config.sinks[1] == SinkConfig{"syslog",
                                         SyslogSinkConfig{LOG_LOCAL3, "push-syslog", LOG_CRIT},
-                                        Location{"full.yaml", 34, 5}});
+                                        Location{"full.yaml", 35, 5}});
     CHECK(config.sinks[2] == SinkConfig{"unix",
                                         UnixSinkConfig{"@wspushd", 0600, "adm", 65536,
                                                        UnixSinkConfig::Policy::Drop, 0, true},
-                                        Location{"full.yaml", 38, 5}});
+                                        Location{"full.yaml", 39, 5}});
     CHECK(config.sinks[3] ==
           SinkConfig{"file",
                      FileSinkConfig{"/var/log/push.raw", FileSinkConfig::Format::Raw,
                                     FileSinkConfig::Fsync::Interval, 5s, 10000000, 1000, 1048576},
-                     Location{"full.yaml", 46, 5}});
+                     Location{"full.yaml", 47, 5}});
 }
 
 TEST_CASE("sinks get their defaults")
@@ -480,6 +481,8 @@ TEST_CASE("reconnect settings")
           "test.yaml:4:17: reconnect.max_attempts: expected an integer, got 'yes'");
     CHECK(errorWith("reconnect:\n  max_attempts: '5'\n") ==
           "test.yaml:4:17: reconnect.max_attempts: expected an integer, got the string '5'");
+    CHECK(errorWith("reconnect:\n  fleet_spread: -1s\n") ==
+          "test.yaml:4:17: reconnect.fleet_spread: expected a duration such as 30s, got '-1s'");
     CHECK(errorWith("reconnect:\n  stable_after: soon\n") ==
           "test.yaml:4:17: reconnect.stable_after: expected a duration such as 30s, got 'soon'");
 }

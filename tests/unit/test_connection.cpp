@@ -228,3 +228,23 @@ TEST_CASE("maskUrl hides the credentials of proxy URLs too")
     CHECK(connection::maskUrl("http://user:pw@proxy:3128") == "http://***@proxy:3128");
     CHECK(connection::maskUrl("http://proxy:3128") == "http://proxy:3128");
 }
+
+TEST_CASE("the fleet spread is a uniform share of fleet_spread")
+{
+    config::ReconnectConfig config;
+    config.fleetSpread = 10s;
+    connection::Backoff backoff(config, 7);
+    long lowest = 1'000'000, highest = 0;
+    for (int i = 0; i < 2000; ++i) {
+        const long spread = backoff.fleetSpread().count();
+        lowest = std::min(lowest, spread);
+        highest = std::max(highest, spread);
+    }
+    CHECK(lowest >= 0);
+    CHECK(lowest < 100);
+    CHECK(highest <= 10000);
+    CHECK(highest > 9900);
+    CHECK(backoff.attempts() == 0);
+    config.fleetSpread = 0s;
+    CHECK(connection::Backoff(config, 1).fleetSpread() == 0s);
+}
