@@ -717,7 +717,10 @@ void PushClient::onReceive(const char* data, std::size_t length) noexcept
     }
     ++counters_.received;
     listener_.onMessage(std::move(message_), messageBinary_);
-    message_ = std::string();
+    // The listener may leave a spare buffer in message_: the next message fills it. A large
+    // one goes, so a rare big message does not keep its memory.
+    if (message_.capacity() > rxBufferSize)
+        std::string().swap(message_);
 }
 
 int PushClient::onWriteable() noexcept

@@ -250,17 +250,23 @@ void Daemon::onMessage(std::string&& payload, bool binary) noexcept
     if (iterationUs_ == 0)
         iterationUs_ = record::nowUs();
     try {
-        auto encoded = record::encodeRecord(nextSeq_, iterationUs_, std::move(payload), binary);
-        if (encoded.invalidUtf8 != 0) {
-            invalidUtf8_ += encoded.invalidUtf8;
+        std::shared_ptr<record::Record> record = records_.take();
+        record->seq = nextSeq_;
+        record->receivedUs = iterationUs_;
+        record->binary = binary;
+        // The client gets the record's old buffer back, for its next message.
+        record->payload.swap(payload);
+        const std::size_t invalidUtf8 = record::encodeLine(*record);
+        if (invalidUtf8 != 0) {
+            invalidUtf8_ += invalidUtf8;
             log::warning("message " + std::to_string(nextSeq_) +
-                         ": invalid UTF-8 replaced by U+FFFD (" +
-                         std::to_string(encoded.invalidUtf8) + " sequences)");
+                         ": invalid UTF-8 replaced by U+FFFD (" + std::to_string(invalidUtf8) +
+                         " sequences)");
         }
         ++nextSeq_;
-        const auto record = std::make_shared<const record::Record>(std::move(encoded.record));
+        const std::shared_ptr<const record::Record> shared = std::move(record);
         for (auto& sink : sinks_)
-            sink->deliver(record);
+            sink->deliver(shared);
     } catch (const std::bad_alloc&) {
         log::error("out of memory: a message was dropped before it got a seq");
     }

@@ -11,6 +11,7 @@
 #include "connection/push_client.hpp"
 #include "event/event_loop.hpp"
 #include "event/signal_watcher.hpp"
+#include "record/record_pool.hpp"
 #include "sinks/sink.hpp"
 #include "sinks/sink_host.hpp"
 #include "systemd/notifier.hpp"
@@ -57,6 +58,7 @@ private:
     event::EventLoop loop_;
     event::SignalWatcher signals_;
     systemd::Notifier notifier_;
+    record::RecordPool records_; // before the sinks: it outlives every record they hold
     std::vector<std::unique_ptr<sinks::Sink>> sinks_;
     connection::PushClient client_;
 
