@@ -2,7 +2,7 @@
 """Reconnects after a server restart (the server killed, a new one started on the same port).
 
 - First record: one wspushd (unix sink) with a fixed backoff (initial_delay D, multiplier 1,
-  no jitter), so the attempt is due exactly D after the link was lost. latency_reader stamps
+  no jitter, no fleet spread), so the attempt is due exactly D after the link was lost. latency_reader stamps
   the `disconnected` event and the first record after it (CLOCK_REALTIME); the new server
   pushes one stamped message the moment the daemon connects (--count 1 --stamp). The figure
   is first record − (disconnected + D): the timer, TCP connect, upgrade, push and delivery,
@@ -34,7 +34,7 @@ def first_record(tools, workdir, runs, delay_ms=500):
         config = daemon_config(f"ws://127.0.0.1:{port}/websocket/reconnect",
                                socket_path=socket_path,
                                reconnect={"initial_delay": f"{delay_ms}ms", "multiplier": 1.0,
-                                          "jitter": 0})
+                                          "jitter": 0, "fleet_spread": "0s"})
         daemon = start_daemon(tools, workdir, "reconnect-wspushd", server, config)
         wait_for_path(socket_path, daemon)
         results = []

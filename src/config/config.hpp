@@ -70,7 +70,7 @@ struct ReconnectConfig
     unsigned maxAttempts = 0;
     // The backoff starts again from initialDelay once a link has stayed up this long.
     Duration stableAfter = std::chrono::seconds(30);
-    // Added, as a random share, to the first retry after a working link is lost.
+    // Added, as a random share, to each retry after a working link is lost until it is back.
     Duration fleetSpread = std::chrono::seconds(15);
     // 1008 policy violation, 1013 try again later.
     std::vector<CloseCodeWait> closeCodes{{1008, 1008, std::chrono::seconds(60)},

@@ -21,8 +21,8 @@ public:
     config::Duration next(config::Duration atLeast = config::Duration{0});
     // max_delay, spread downwards by the jitter; counts the attempt.
     config::Duration longest();
-    // A random share of fleet_spread, added after a working link is lost: a fleet that lost
-    // the same server then comes back over that long rather than within the jitter.
+    // A random share of fleet_spread, added to each retry after a working link is lost: a
+    // fleet that lost the same server then comes back over that long, not within the jitter.
     config::Duration fleetSpread();
     // The attempts counted since the last reset().
     unsigned attempts() const noexcept { return attempts_; }

@@ -404,7 +404,7 @@ void PushClient::connect() noexcept
     }
 }
 
-void PushClient::scheduleRetry(const std::string& reason, bool linkWasUp) noexcept
+void PushClient::scheduleRetry(const std::string& reason) noexcept
 {
     if (state_ == State::WaitingToRetry || state_ == State::Stopped)
         return;
@@ -416,7 +416,7 @@ void PushClient::scheduleRetry(const std::string& reason, bool linkWasUp) noexce
         return;
     }
     config::Duration delay = authFailed_ ? backoff_.longest() : backoff_.next(serverWait_);
-    if (linkWasUp)
+    if (recovering_)
         delay += backoff_.fleetSpread();
     authFailed_ = false;
     serverWait_ = config::Duration{0};
@@ -658,6 +658,7 @@ void PushClient::onEstablished() noexcept
         return;
     }
     established_ = true;
+    recovering_ = false;
     if (everConnected_)
         ++counters_.reconnects;
     everConnected_ = true;
@@ -790,9 +791,9 @@ void PushClient::onDestroyed() noexcept
         lossReason_ = "the server refused the TLS handshake: " + receivedTlsAlert;
     const std::string reason = lossReason_.empty() ? "connection lost" : lossReason_;
 
-    const bool linkWasUp = established_;
     if (established_) {
         established_ = false;
+        recovering_ = true;
         log::write(state_ == State::Closing ? log::Level::Notice : log::Level::Warning,
                    "disconnected from " + displayUrl_ + ": " + reason);
         listener_.onDisconnected(reason);
@@ -811,7 +812,7 @@ void PushClient::onDestroyed() noexcept
     }
     if (state_ != State::WaitingToRetry)
         state_ = State::Idle;
-    scheduleRetry(reason, linkWasUp);
+    scheduleRetry(reason);
 }
 
 void PushClient::queueText(std::string_view text, std::function<void(bool)> written) noexcept

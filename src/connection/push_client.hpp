@@ -88,8 +88,7 @@ private:
 
     void createVhost();
     void connect() noexcept;
-    // `linkWasUp`: the first retry after losing a working link, spread over fleet_spread.
-    void scheduleRetry(const std::string& reason, bool linkWasUp = false) noexcept;
+    void scheduleRetry(const std::string& reason) noexcept;
     void closeLink(const std::string& reason) noexcept;
     void kill(const std::string& reason) noexcept;
     void noteLoss(const std::string& reason) noexcept;
@@ -127,6 +126,8 @@ private:
     State state_ = State::Idle;
     bool established_ = false; // the current wsi completed the upgrade
     bool everConnected_ = false;
+    // A working link was lost and is not back yet: retries are spread over fleet_spread.
+    bool recovering_ = false;
     bool reconnectAfterClose_ = false;
     bool closeSent_ = false;
 
