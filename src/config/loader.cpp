@@ -14,6 +14,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string_view>
 #include <strings.h>
 #include <sys/un.h>
@@ -22,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "config/config_error.hpp"
@@ -906,6 +908,58 @@ std::vector<SinkConfig> parseSinks(const Value& value)
     return sinks;
 }
 
+// The mark of a document's root node, from the parser's events.
+class RootMark : public YAML::EventHandler
+{
+public:
+    YAML::Mark mark = YAML::Mark::null_mark();
+
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& at, YAML::anchor_t) override { see(at); }
+    void OnAlias(const YAML::Mark& at, YAML::anchor_t) override { see(at); }
+    void OnScalar(const YAML::Mark& at, const std::string&, YAML::anchor_t,
+                  const std::string&) override
+    {
+        see(at);
+    }
+    void OnSequenceStart(const YAML::Mark& at, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override
+    {
+        see(at);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& at, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override
+    {
+        see(at);
+    }
+    void OnMapEnd() override {}
+
+private:
+    void see(const YAML::Mark& at)
+    {
+        if (mark.is_null()) {
+            mark = at;
+        }
+    }
+};
+
+// The stream's one document. Not YAML::LoadAll: after a stray ',' at the top level, yaml-cpp
+// 0.7 finds empty documents without end (yaml-cpp #1040) and fills the memory, so the parser
+// is asked for a second document once. Throws YAML::Exception and ConfigError.
+YAML::Node loadSingleDocument(const std::string& text, const std::string& path)
+{
+    std::istringstream stream(text);
+    YAML::Parser parser(stream);
+    RootMark first;
+    RootMark second;
+    if (parser.HandleNextDocument(first) && parser.HandleNextDocument(second)) {
+        throw ConfigError(locationOf(path, second.mark), "only one YAML document is allowed");
+    }
+    return YAML::Load(text);
+}
+
 std::string readFile(const std::string& path)
 {
     const auto failure = [&path](int error) {
@@ -938,18 +992,14 @@ Config loadConfigFile(const std::string& path)
 
 Config parseConfig(const std::string& text, const std::string& path)
 {
-    std::vector<YAML::Node> documents;
+    YAML::Node document;
     try {
-        documents = YAML::LoadAll(text);
+        document = loadSingleDocument(text, path);
     } catch (const YAML::Exception& e) {
         throw ConfigError(locationOf(path, e.mark), e.msg);
     }
-    if (documents.size() > 1) {
-        throw ConfigError(locationOf(path, documents[1].Mark()),
-                          "only one YAML document is allowed");
-    }
 
-    const Value root(documents.empty() ? YAML::Node() : documents[0], "", path, YAML::Mark());
+    const Value root(document, "", path, YAML::Mark());
     if (!root.node().IsNull() && !root.node().IsMap()) {
         root.fail("the document root must be a mapping of sections, got " + root.describe());
     }
