@@ -36,7 +36,7 @@ std::string compactJson(const Json::Value& value)
 UnixRequest parseReplay(const Json::Value& request)
 {
     const Json::Value& since = request["since"];
-    if (!since.isIntegral() || since.asLargestInt() < 0)
+    if (!since.isUInt64())
         return InvalidRequest{"replay needs \"since\": a seq, 0 or more"};
     const Json::Value& run = request["run"];
     if (!run.isNull() && !run.isString())
@@ -59,8 +59,13 @@ UnixRequest parseUnixRequest(std::string_view line)
     static const std::unique_ptr<Json::CharReader> reader = strictReader();
     Json::Value request;
     std::string errors;
-    if (!reader->parse(line.data(), line.data() + line.size(), &request, &errors))
-        return InvalidRequest{"request is not JSON"};
+    try {
+        if (!reader->parse(line.data(), line.data() + line.size(), &request, &errors))
+            return InvalidRequest{"request is not JSON"};
+    } catch (const Json::RuntimeError&) {
+        // jsoncpp throws rather than fails past its depth limit (1000).
+        return InvalidRequest{"request nests too deeply"};
+    }
     if (!request.isObject())
         return InvalidRequest{"a request is a JSON object"};
     const Json::Value& op = request["op"];
