@@ -124,6 +124,7 @@ Client::WriteResult Client::write()
             return result;
         }
         budget_ -= std::min(budget_, length);
+        written_ = std::move(frame.buffer);
         outbox_.pop_front();
         if (budget_ == 0 || lws_send_pipe_choked(wsi_)) {
             lws_callback_on_writable(wsi_);

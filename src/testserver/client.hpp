@@ -90,6 +90,9 @@ private:
     std::string id_;
     std::deque<Item> outbox_;
     std::string batch_; // push frames gathered for one write, after LWS_PRE bytes of headroom
+    // The last frame written. With permessage-deflate, lws goes on compressing from it after
+    // lws_write() returns, until the next WRITEABLE callback.
+    std::vector<unsigned char> written_;
     std::size_t budget_ = 0;
     std::string incoming_;
     bool closing_ = false;
