@@ -10,6 +10,10 @@ base_packages=(
     libwebsockets-dev libjsoncpp-dev libsystemd-dev libyaml-cpp-dev doctest-dev libssl-dev
     python3 openssl systemd tinyproxy
 )
+# What scripts/fuzz adds (scripts/test runs it): clang with libFuzzer and the sanitizer
+# runtimes, and llvm-symbolizer for readable reports. The demo needs none of it, and
+# scripts/test --sanitize builds with g++, whose ASan and UBSan come with it.
+fuzz_packages=(clang-14 libclang-rt-14-dev llvm-14)
 
 install_packages() {
     local missing=()
@@ -29,13 +33,19 @@ install_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
-# build [meson options...]: configures build/ (again when the options change) and builds.
-build() {
-    local dir="$build_dir"
+# configure DIR [meson options...]: sets up a build directory, or applies the options again.
+configure() {
+    local dir=$1
+    shift
     if [ -f "$dir/build.ninja" ]; then
         meson configure "$dir" "$@" >/dev/null
     else
         meson setup "$dir" "$repo_root" "$@"
     fi
-    ninja -C "$dir"
+}
+
+# build [meson options...]: configures build/ (again when the options change) and builds.
+build() {
+    configure "$build_dir" "$@"
+    ninja -C "$build_dir"
 }

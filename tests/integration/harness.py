@@ -24,6 +24,9 @@ WSPUSHD = os.path.join(BUILD_DIR, "src", "daemon", "wspushd")
 TESTSERVER = os.path.join(BUILD_DIR, "src", "testserver", "wspush-testserver")
 WSPUSHCTL = os.path.join(BUILD_DIR, "src", "ctl", "wspushctl")
 SOURCE_DIR = os.environ["WSPUSH_SOURCE_DIR"]
+# Set by `scripts/test --sanitize`: the binaries run under ASan, which costs memory (shadow
+# memory, a quarantine of freed blocks) and time.
+SANITIZED = os.environ.get("WSPUSH_SANITIZED") == "1"
 
 DEFAULT_WAIT = 10.0
 

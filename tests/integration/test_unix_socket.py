@@ -11,7 +11,10 @@ import stat
 
 import harness
 
-RSS_BOUND_KIB = 64 * 1024
+# Under ASan (scripts/test --sanitize) freed blocks wait in its 256 MiB quarantine before
+# reuse and shadow memory adds an eighth: 218 MiB measured. The bound grows by the quarantine
+# and a margin, so only gross growth fails there; the plain run checks the real bound.
+RSS_BOUND_KIB = (64 + 256 + 64 if harness.SANITIZED else 64) * 1024
 PACED_RATE = 10000  # records/s: 10 MB/s of 1 KiB records
 
 
