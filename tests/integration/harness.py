@@ -260,7 +260,7 @@ def config_yaml(url, sink_path=None, heartbeat=None, reconnect=None, server=None
     heartbeat = {"interval": "30s", "ping_interval": "20s", "timeout": "60s",
                  **(heartbeat or {})}
     reconnect = {"initial_delay": "200ms", "max_delay": "2s", "jitter": "0.2",
-                 "stable_after": "1s", **(reconnect or {})}
+                 "stable_after": "1s", "fleet_spread": "0s", **(reconnect or {})}
     lines = ["server:", f"  url: {url}"]
     lines += [f"  {key}: {value}" for key, value in (server or {}).items()]
     lines += ["heartbeat:"]
