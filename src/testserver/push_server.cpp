@@ -468,14 +468,6 @@ void PushServer::handleLine(std::string_view line)
         return;
     }
     const auto& command = std::get<ParsedCommand>(parsed);
-    // lws 4.1.6's deflate overruns a buffer compressing one larger write (seen at 50 MB).
-    constexpr std::size_t kMaxDeflatedWrite = std::size_t{16} * 1024 * 1024;
-    if (const auto* oversize = std::get_if<OversizeCommand>(&command.command);
-        oversize != nullptr && options_.deflate && oversize->bytes > kMaxDeflatedWrite) {
-        events_.error("with --deflate, oversize takes at most " +
-                      std::to_string(kMaxDeflatedWrite) + " bytes");
-        return;
-    }
     std::visit([this](const auto& what) { execute(what); }, command.command);
     events_.ok(command.verb);
     // Only now, so that "ok push" comes before the "pushed 0" of a push without clients.
