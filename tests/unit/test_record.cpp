@@ -3,6 +3,7 @@
 
 #include "record/encoder.hpp"
 #include "record/json_text.hpp"
+#include "record/record_pool.hpp"
 #include "record/timestamp.hpp"
 #include "record/utf8.hpp"
 
@@ -26,6 +27,22 @@ std::string compact(std::string_view text)
         return "<text>";
     }
     return out.substr(6);
+}
+
+constexpr std::size_t maxSpareBytes = std::size_t{1024} * 1024;
+
+std::size_t bufferBytes(const Record& record)
+{
+    return record.payload.capacity() + record.line.capacity();
+}
+
+// A record from the pool whose payload and line hold `bytes` in all.
+std::shared_ptr<Record> takeHolding(RecordPool& pool, std::size_t bytes)
+{
+    auto record = pool.take();
+    record->payload.reserve(bytes - record->line.capacity());
+    REQUIRE(bufferBytes(*record) == bytes);
+    return record;
 }
 
 } // namespace
@@ -181,4 +198,191 @@ TEST_CASE("each maximal invalid subpart becomes one U+FFFD")
     out.clear();
     CHECK(appendSanitizedUtf8("\xC0\xAF", out) == 2);
     CHECK(out == "\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST_CASE("encodeLine on a pooled record writes what encodeRecord writes")
+{
+    RecordPool pool;
+    struct Input
+    {
+        std::string payload;
+        bool binary;
+    };
+    const Input inputs[] = {
+        {R"({"type": "order", "id": 7, "tags": [ "a" , "b" ]})", false},
+        {"[1, 2, 3]", false},
+        {"not json\nsecond line\r\t\"q\" \\ \x01", false},
+        {"来自后台的反馈:连接成功", false},
+        {"", false},
+        {"a\xC3\x28z\xFF", false},
+        {"[\"\xFF\"]", false},
+        {std::string("\x00\x01\xFF\n{}", 6), true},
+        {"", true},
+        {std::string(4096, 'x'), false},
+        {std::string(3000, '\x80'), true},
+    };
+    std::uint64_t seq = 1;
+    for (const Input& input : inputs) {
+        const auto expected = encodeRecord(seq, sampleUs + 7 * static_cast<std::int64_t>(seq),
+                                           input.payload, input.binary);
+        const auto record = pool.take();
+        record->seq = seq;
+        record->receivedUs = sampleUs + 7 * static_cast<std::int64_t>(seq);
+        record->binary = input.binary;
+        record->payload = input.payload;
+        CHECK(encodeLine(*record) == expected.invalidUtf8);
+        CHECK(record->line == expected.record.line);
+        CHECK(record->payload == expected.record.payload);
+        CHECK(record->seq == expected.record.seq);
+        CHECK(record->receivedUs == expected.record.receivedUs);
+        CHECK(record->binary == expected.record.binary);
+        ++seq;
+    }
+}
+
+TEST_CASE("encodeLine replaces a longer line the record held before")
+{
+    Record record;
+    record.seq = 5;
+    record.receivedUs = sampleUs;
+    record.line = std::string(10000, 'L') + "\n";
+    record.payload = "{}";
+    CHECK(encodeLine(record) == 0);
+    CHECK(record.line == encodeRecord(5, sampleUs, "{}", false).record.line);
+}
+
+TEST_CASE("a pooled record comes back, buffers and all, once every holder let go")
+{
+    RecordPool pool;
+    auto record = pool.take();
+    Record* const address = record.get();
+    record->payload.assign(5000, 'p');
+    const std::size_t payloadCapacity = record->payload.capacity();
+
+    std::shared_ptr<Record> sink = record; // a sink still queues it
+    record.reset();
+    auto other = pool.take();
+    CHECK(other.get() != address);
+
+    std::shared_ptr<Record> secondSink = sink;
+    sink.reset();
+    auto another = pool.take();
+    CHECK(another.get() != address);
+    CHECK(another.get() != other.get());
+
+    secondSink.reset();
+    auto again = pool.take();
+    CHECK(again.get() == address);
+    CHECK(again->payload.capacity() == payloadCapacity);
+}
+
+TEST_CASE("a record handed out again carries nothing of its previous use")
+{
+    RecordPool pool;
+    Record* address = nullptr;
+    {
+        auto record = pool.take();
+        address = record.get();
+        record->seq = 99;
+        record->receivedUs = sampleUs;
+        record->binary = true;
+        record->payload.assign(3000, '\x01');
+        encodeLine(*record);
+        REQUIRE(record->line.size() > 4000);
+    }
+    auto record = pool.take();
+    REQUIRE(record.get() == address);
+    CHECK(record->seq == 0);
+    CHECK(record->receivedUs == 0);
+    CHECK_FALSE(record->binary);
+    CHECK(record->payload.empty());
+    CHECK(record->line.empty());
+    CHECK(record->payload.capacity() >= 3000);
+    CHECK(record->line.capacity() >= 4000);
+
+    record->seq = 1;
+    record->receivedUs = sampleUs;
+    record->payload = "short";
+    CHECK(encodeLine(*record) == 0);
+    CHECK(record->line == encodeRecord(1, sampleUs, "short", false).record.line);
+}
+
+TEST_CASE("a fresh pool hands out distinct empty records")
+{
+    RecordPool pool;
+    auto first = pool.take();
+    auto second = pool.take();
+    REQUIRE(first);
+    REQUIRE(second);
+    CHECK(first.get() != second.get());
+    for (const auto& record : {first, second}) {
+        CHECK(record->seq == 0);
+        CHECK(record->receivedUs == 0);
+        CHECK_FALSE(record->binary);
+        CHECK(record->payload.empty());
+        CHECK(record->line.empty());
+    }
+}
+
+TEST_CASE("the pool keeps spare buffers up to 1 MiB and frees the rest")
+{
+    RecordPool pool;
+    const std::size_t fresh = bufferBytes(*pool.take()); // an empty record's own capacity
+
+    SUBCASE("spares of exactly 1 MiB are all kept")
+    {
+        auto first = takeHolding(pool, maxSpareBytes / 2);
+        auto second = takeHolding(pool, maxSpareBytes / 2);
+        Record* const firstAddress = first.get();
+        Record* const secondAddress = second.get();
+        first.reset();
+        second.reset();
+        auto a = pool.take();
+        auto b = pool.take();
+        CHECK(bufferBytes(*a) == maxSpareBytes / 2);
+        CHECK(bufferBytes(*b) == maxSpareBytes / 2);
+        CHECK(((a.get() == firstAddress && b.get() == secondAddress) ||
+               (a.get() == secondAddress && b.get() == firstAddress)));
+    }
+
+    SUBCASE("a spare that would pass 1 MiB is freed")
+    {
+        auto kept = takeHolding(pool, maxSpareBytes / 2);
+        auto dropped = takeHolding(pool, maxSpareBytes / 2 + 1);
+        Record* const keptAddress = kept.get();
+        kept.reset();
+        dropped.reset();
+        auto a = pool.take();
+        auto b = pool.take();
+        CHECK(a.get() == keptAddress);
+        CHECK(bufferBytes(*a) == maxSpareBytes / 2);
+        CHECK(bufferBytes(*b) == fresh);
+    }
+
+    SUBCASE("a record whose buffers alone pass 1 MiB is never kept")
+    {
+        auto huge = takeHolding(pool, maxSpareBytes + 1);
+        huge->payload.assign(maxSpareBytes, 'h');
+        huge.reset();
+        auto next = pool.take();
+        CHECK(bufferBytes(*next) == fresh);
+        CHECK(next->payload.empty());
+    }
+
+    SUBCASE("taking a spare frees room for another")
+    {
+        auto first = takeHolding(pool, maxSpareBytes / 2 + 1);
+        first.reset();
+        auto reused = pool.take();
+        REQUIRE(bufferBytes(*reused) == maxSpareBytes / 2 + 1);
+        auto second = takeHolding(pool, maxSpareBytes / 2 + 1);
+        Record* const secondAddress = second.get();
+        second.reset(); // the only spare now: fits although reused holds as much
+        reused.reset(); // would pass 1 MiB next to second: freed
+        auto a = pool.take();
+        auto b = pool.take();
+        CHECK(a.get() == secondAddress);
+        CHECK(bufferBytes(*a) == maxSpareBytes / 2 + 1);
+        CHECK(bufferBytes(*b) == fresh);
+    }
 }
