@@ -17,10 +17,8 @@ def build(build_dir):
     """meson setup (release) the first time, then ninja for the programs the bench runs."""
     if not os.path.exists(os.path.join(build_dir, "build.ninja")):
         print(f"run: setting up {build_dir} (buildtype=release)", file=sys.stderr)
-        # No -Werror: at -O3, GCC 12 warns falsely (-Wrestrict in std::string's operator+),
-        # and the warnings are the normal build's business, not the benchmark's.
         command(["meson", "setup", build_dir, SOURCE_DIR, "--buildtype=release",
-                 "-Dtests=false", "-Dwerror=false"])
+                 "-Dtests=false"])
     print(f"run: building in {build_dir}", file=sys.stderr)
     command(["ninja", "-C", build_dir, "-j2", *TARGETS])
 

@@ -47,6 +47,9 @@ void DatagramSink::deliver(const std::shared_ptr<const record::Record>& record) 
     try {
         std::string datagram;
         encode(*record, datagram);
+        // A burst within one loop iteration is sent now rather than dropped.
+        if (pendingBytes_ + datagram.size() > maxQueue_ && !outage_.ongoing())
+            flush();
         if (pendingBytes_ + datagram.size() > maxQueue_) {
             ++counters_.dropped;
             outage_.countDrop();

@@ -45,6 +45,10 @@ void FileSink::deliver(const std::shared_ptr<const record::Record>& record) noex
 {
     const bool raw = config_.format == config::FileSinkConfig::Format::Raw;
     const std::size_t length = raw ? record->payload.size() + 1 : record->line.size();
+    // A burst larger than max_queue within one loop iteration is written now rather than
+    // dropped: only a file that does not take records may cost any.
+    if (pending_.size() - pendingOffset_ + length > config_.maxQueue && !outage_.ongoing())
+        flush();
     if (pending_.size() - pendingOffset_ + length > config_.maxQueue) {
         ++counters_.dropped;
         outage_.countDrop();

@@ -8,7 +8,6 @@ void Outage::begin(log::Level level, const std::string& why) noexcept
     if (ongoing_)
         return;
     ongoing_ = true;
-    dropped_ = 0;
     log::write(level, sinkName_ + ": " + why);
 }
 
@@ -24,6 +23,9 @@ void Outage::end() noexcept
     if (ongoing_)
         log::notice(sinkName_ + ": writing again; " + std::to_string(dropped_) +
                     " records dropped meanwhile");
+    else if (dropped_ != 0)
+        log::notice(sinkName_ + ": caught up; " + std::to_string(dropped_) +
+                    " records dropped while max_queue was full");
     ongoing_ = false;
     dropped_ = 0;
 }

@@ -24,7 +24,9 @@ void SyslogSink::encode(const record::Record& record, std::string& datagram)
     const std::size_t length = std::strftime(header, sizeof header, "%b %e %H:%M:%S ", &local);
 
     datagram.reserve(record.payload.size() + 64);
-    datagram.append("<" + std::to_string(config_.facility | config_.priority) + ">");
+    datagram += '<';
+    datagram += std::to_string(config_.facility | config_.priority);
+    datagram += '>';
     datagram.append(header, length);
     datagram.append(tag_);
     if (record.binary)

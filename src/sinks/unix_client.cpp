@@ -54,6 +54,9 @@ void UnixClient::pushRecord(const std::shared_ptr<const record::Record>& record)
         return;
     if (lowestSeq_ == 0 || record->seq < lowestSeq_)
         lowestSeq_ = record->seq;
+    // Lines waiting only for this loop iteration's write do not make a client slow.
+    if (!fits(record->line.size() + droppedNoticeSize))
+        flush();
     // A gap is told in one notice, queued together with the record that ends it.
     const std::size_t notice = skipped_ != 0 ? droppedNoticeSize : 0;
     if (!fits(record->line.size() + notice)) {
@@ -89,6 +92,8 @@ void UnixClient::pushEvent(std::string line) noexcept
 {
     if (closing_)
         return;
+    if (!fits(line.size()))
+        flush();
     if (!fits(line.size())) {
         cutOff("too slow: more than max_queue bytes waiting, disconnecting");
         return;
