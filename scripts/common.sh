@@ -4,11 +4,12 @@
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir="$repo_root/build"
 
-# Debian 12 packages the build, the tests and the demo need.
+# Debian 12 packages the build, the tests and the demo need: iproute2's ss shows the bytes a
+# test connection carried; python3-websockets runs the benchmark's Python peer.
 base_packages=(
     g++ meson ninja-build pkg-config cmake
     libwebsockets-dev libjsoncpp-dev libsystemd-dev libyaml-cpp-dev doctest-dev libssl-dev
-    python3 openssl systemd tinyproxy
+    python3 openssl systemd tinyproxy iproute2 python3-websockets
 )
 # What scripts/fuzz adds (scripts/test runs it): clang with libFuzzer and the sanitizer
 # runtimes, and llvm-symbolizer for readable reports. The demo needs none of it, and
