@@ -51,8 +51,14 @@ bool parseObject(std::string_view line, Json::Value& root, std::string& error)
         return std::unique_ptr<Json::CharReader>(builder.newCharReader());
     }();
     std::string errors;
-    if (!reader->parse(line.data(), line.data() + line.size(), &root, &errors)) {
-        error = "not JSON: " + firstError(errors);
+    try {
+        if (!reader->parse(line.data(), line.data() + line.size(), &root, &errors)) {
+            error = "not JSON: " + firstError(errors);
+            return false;
+        }
+    } catch (const Json::Exception& failure) {
+        // jsoncpp throws past its nesting limit (1000), which a record's data may exceed.
+        error = std::string("not readable here: ") + failure.what();
         return false;
     }
     if (!root.isObject()) {

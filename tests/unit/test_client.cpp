@@ -236,6 +236,15 @@ TEST_CASE("lines that are neither records nor events are errors")
     }
 }
 
+TEST_CASE("a record nested deeper than jsoncpp reads is an error, not an abort")
+{
+    const std::string deep =
+        R"({"seq":1,"ts":"t","data":)" + std::string(1500, '[') + std::string(1500, ']') + "}";
+    std::string error;
+    CHECK_FALSE(parseLine(deep, error));
+    CHECK(error.starts_with("not readable here: "));
+}
+
 TEST_CASE("requests are one compact line each")
 {
     CHECK(replayRequest(0) == "{\"op\":\"replay\",\"since\":0}\n");
