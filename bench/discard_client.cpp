@@ -36,6 +36,9 @@
 
 namespace {
 
+using wspush::bench::percentileUs;
+using wspush::bench::realtimeNs;
+
 using wspush::system::errnoError;
 using wspush::system::UniqueFd;
 
@@ -92,13 +95,6 @@ Options parseOptions(int argc, char** argv)
     if (options.port == 0 || optind != argc)
         throw std::invalid_argument("--port is required");
     return options;
-}
-
-std::int64_t realtimeNs() noexcept
-{
-    timespec now{};
-    clock_gettime(CLOCK_REALTIME, &now);
-    return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
 }
 
 // Counts the data messages in a stream of server frames (never masked), however the reads
@@ -199,17 +195,6 @@ private:
     std::string prefix_;
     std::vector<std::int64_t> latencies_;
 };
-
-// Nearest-rank percentile of sorted samples, in microseconds.
-double percentileUs(const std::vector<std::int64_t>& sorted, double fraction) noexcept
-{
-    if (sorted.empty())
-        return 0;
-    const auto rank =
-        static_cast<std::size_t>(std::ceil(fraction * static_cast<double>(sorted.size())));
-    return static_cast<double>(sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1]) /
-           1000.0;
-}
 
 // Throws on error; returns the bytes that came after the upgrade answer.
 std::string upgrade(int fd, const Options& options)

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "bench/measure.hpp"
+#include "bench/subscriber_socket.hpp"
 #include "system/errno_error.hpp"
 #include "system/unique_fd.hpp"
 
@@ -35,7 +36,6 @@ constexpr const char* usage =
     "usage: fanout_reader --socket PATH --clients N --records COUNT [--timeout SECONDS]\n"
     "  PATH may be @name (abstract namespace)\n";
 constexpr std::size_t readSize = 1 << 20;
-constexpr char statusRequest[] = "{\"op\":\"status\"}\n";
 
 struct Options
 {
@@ -88,30 +88,6 @@ Options parseOptions(int argc, char** argv)
     return options;
 }
 
-// Throws on error.
-UniqueFd connectTo(const std::string& path)
-{
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    if (path.size() >= sizeof address.sun_path)
-        throw std::invalid_argument(path + ": too long for a Unix socket address");
-    std::memcpy(address.sun_path, path.data(), path.size());
-    if (path.starts_with('@'))
-        address.sun_path[0] = '\0';
-    const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() +
-                                               (path.starts_with('@') ? 0 : 1));
-
-    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd.isValid())
-        throw errnoError(errno, "socket");
-    if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), length) != 0)
-        throw errnoError(errno, "connect " + path);
-    if (write(fd.get(), statusRequest, sizeof statusRequest - 1) !=
-        static_cast<ssize_t>(sizeof statusRequest - 1))
-        throw errnoError(errno, "write to " + path);
-    return fd;
-}
-
 class FanoutReader
 {
 public:
@@ -123,7 +99,7 @@ public:
             throw errnoError(errno, "epoll_create1");
         subscribers_.resize(options.clients);
         for (Subscriber& subscriber : subscribers_)
-            subscriber.fd = connectTo(options.socketPath);
+            subscriber.fd = wspush::bench::connectSubscriber(options.socketPath);
     }
 
     // Reads until every subscriber has `linesEach` lines, was closed, or nothing arrived

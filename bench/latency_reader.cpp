@@ -31,10 +31,14 @@
 #include <vector>
 
 #include "bench/measure.hpp"
+#include "bench/subscriber_socket.hpp"
 #include "system/errno_error.hpp"
 #include "system/unique_fd.hpp"
 
 namespace {
+
+using wspush::bench::percentileUs;
+using wspush::bench::realtimeNs;
 
 using wspush::system::errnoError;
 using wspush::system::UniqueFd;
@@ -43,7 +47,6 @@ constexpr const char* usage =
     "usage: latency_reader --socket PATH --records COUNT [--timeout SECONDS]\n"
     "  PATH may be @name (abstract namespace)\n";
 constexpr std::size_t readSize = 1 << 20;
-constexpr char statusRequest[] = "{\"op\":\"status\"}\n";
 
 struct Options
 {
@@ -79,36 +82,6 @@ Options parseOptions(int argc, char** argv)
     if (options.socketPath.empty() || options.records == 0 || optind != argc)
         throw std::invalid_argument("--socket and --records are required, and nothing else");
     return options;
-}
-
-std::int64_t realtimeNs() noexcept
-{
-    timespec now{};
-    clock_gettime(CLOCK_REALTIME, &now);
-    return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
-}
-
-// Throws on error.
-UniqueFd connectTo(const std::string& path)
-{
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    if (path.size() >= sizeof address.sun_path)
-        throw std::invalid_argument(path + ": too long for a Unix socket address");
-    std::memcpy(address.sun_path, path.data(), path.size());
-    if (path.starts_with('@'))
-        address.sun_path[0] = '\0';
-    const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() +
-                                               (path.starts_with('@') ? 0 : 1));
-    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd.isValid())
-        throw errnoError(errno, "socket");
-    if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), length) != 0)
-        throw errnoError(errno, "connect " + path);
-    if (write(fd.get(), statusRequest, sizeof statusRequest - 1) !=
-        static_cast<ssize_t>(sizeof statusRequest - 1))
-        throw errnoError(errno, "write to " + path);
-    return fd;
 }
 
 // The digits after `key` in `line` (blanks before them skipped); -1 when absent.
@@ -147,23 +120,13 @@ std::int64_t receivedNs(std::string_view line) noexcept
            static_cast<std::int64_t>(micros) * 1000;
 }
 
-// Nearest-rank percentile of sorted samples, in microseconds.
-double percentileUs(const std::vector<std::int64_t>& sorted, double fraction) noexcept
-{
-    if (sorted.empty())
-        return 0;
-    const auto rank =
-        static_cast<std::size_t>(std::ceil(fraction * static_cast<double>(sorted.size())));
-    return static_cast<double>(sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1]) /
-           1000.0;
-}
-
 class LatencyReader
 {
 public:
     // Throws on error.
     explicit LatencyReader(const Options& options)
-        : options_(options), fd_(connectTo(options.socketPath)), buffer_(readSize)
+        : options_(options), fd_(wspush::bench::connectSubscriber(options.socketPath)),
+          buffer_(readSize)
     {
         latencies_.reserve(options.records);
         upstream_.reserve(options.records);

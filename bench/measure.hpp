@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <sys/resource.h>
 #include <time.h>
+#include <vector>
 
 namespace wspush::bench {
 
@@ -17,6 +20,25 @@ inline double monotonicSeconds() noexcept
     timespec now{};
     clock_gettime(CLOCK_MONOTONIC, &now);
     return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+// Nanoseconds on CLOCK_REALTIME, the clock the bundled server stamps messages with.
+inline std::int64_t realtimeNs() noexcept
+{
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
+// Nearest-rank percentile of sorted samples (ns), in microseconds.
+inline double percentileUs(const std::vector<std::int64_t>& sorted, double fraction) noexcept
+{
+    if (sorted.empty())
+        return 0;
+    const auto rank =
+        static_cast<std::size_t>(std::ceil(fraction * static_cast<double>(sorted.size())));
+    return static_cast<double>(sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1]) /
+           1000.0;
 }
 
 // CPU time (user + system) this process has used so far, so a tool can show it was not

@@ -5,7 +5,8 @@
 
 #include <json/reader.h>
 #include <json/writer.h>
-#include <libwebsockets.h>
+
+#include "record/base64.hpp"
 
 namespace wspush {
 
@@ -94,17 +95,6 @@ std::optional<Message> recordFrom(Json::Value& root, std::string_view line, std:
     return std::nullopt;
 }
 
-std::string decodeBase64(const std::string& text)
-{
-    // lws 4.1 stops short unless it has two bytes of room past the decoded bytes.
-    const std::size_t room = (text.size() + 3) / 4 * 3 + 2;
-    std::string bytes(room, '\0');
-    const int decoded = lws_b64_decode_string_len(text.data(), static_cast<int>(text.size()),
-                                                  bytes.data(), static_cast<int>(room));
-    bytes.resize(static_cast<std::size_t>(decoded < 0 ? 0 : decoded));
-    return bytes;
-}
-
 } // namespace
 
 std::optional<Message> parseLine(std::string_view line, std::string& error)
@@ -131,7 +121,7 @@ std::string payloadOf(const Record& record)
 {
     if (record.data.isString()) {
         const std::string text = record.data.asString();
-        return record.binary ? decodeBase64(text) : text;
+        return record.binary ? record::decodeBase64(text) : text;
     }
     // The daemon wrote the payload's own text, compacted: cut it out of the line rather
     // than let jsoncpp reorder keys and respell numbers.

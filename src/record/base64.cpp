@@ -16,4 +16,15 @@ void appendBase64(std::string_view bytes, std::string& out)
     out.resize(start + static_cast<std::size_t>(written < 0 ? 0 : written));
 }
 
+std::string decodeBase64(std::string_view text)
+{
+    // lws stops short unless it has two bytes of room past the decoded bytes.
+    const std::size_t room = (text.size() + 3) / 4 * 3 + 2;
+    std::string bytes(room, '\0');
+    const int decoded = lws_b64_decode_string_len(text.data(), static_cast<int>(text.size()),
+                                                  bytes.data(), static_cast<int>(room));
+    bytes.resize(static_cast<std::size_t>(decoded < 0 ? 0 : decoded));
+    return bytes;
+}
+
 } // namespace wspush::record

@@ -13,9 +13,9 @@
 #include <string_view>
 
 #include <json/reader.h>
-#include <libwebsockets.h>
 
 #include "fuzz_check.hpp"
+#include "record/base64.hpp"
 #include "record/encoder.hpp"
 #include "record/json_text.hpp"
 #include "record/timestamp.hpp"
@@ -51,16 +51,6 @@ bool parseJson(std::string_view text, Json::Value& value)
     } catch (const Json::Exception&) {
         return false;
     }
-}
-
-std::string decodeBase64(const std::string& text)
-{
-    const std::size_t room = (text.size() + 3) / 4 * 3 + 2;
-    std::string bytes(room, '\0');
-    const int decoded = lws_b64_decode_string_len(text.data(), static_cast<int>(text.size()),
-                                                  bytes.data(), static_cast<int>(room));
-    bytes.resize(static_cast<std::size_t>(decoded < 0 ? 0 : decoded));
-    return bytes;
 }
 
 // The receive time as gmtime_r and printf write it, to check the encoder's own arithmetic.
@@ -111,7 +101,7 @@ void checkLine(const std::string& line, std::uint64_t seq, std::int64_t received
     const std::string data = root["data"].asString();
     if (binary) {
         require(root["binary"].asBool(), "a binary record says so");
-        require(decodeBase64(data) == payload, "binary data is the payload in base64");
+        require(record::decodeBase64(data) == payload, "binary data is the payload in base64");
     } else if (record::isValidUtf8(payload)) {
         require(data == payload, "text data is the payload");
     } else {
