@@ -411,9 +411,10 @@ private:
     std::vector<Entry> entries_;
 };
 
-// ${NAME} comes from the environment; ${TOKEN} stays for the connection to fill in afresh at
-// every connect attempt.
-std::string expandEnvironment(const Value& value)
+// ${NAME} comes from the environment. With a token source (`keepToken`), ${TOKEN} stays for
+// the connection to fill in afresh at every connect attempt; without one it is the
+// environment variable like any other, so that it is never silently empty.
+std::string expandEnvironment(const Value& value, bool keepToken)
 {
     const std::string text = value.string();
     std::string out;
@@ -436,10 +437,13 @@ std::string expandEnvironment(const Value& value)
                        quoted(text.substr(start, end == std::string::npos ? 2 : end - start + 1)) +
                        ", expected ${NAME}");
         }
-        if (name == "TOKEN") {
+        if (name == "TOKEN" && keepToken) {
             out += "${TOKEN}";
         } else if (const char* env = std::getenv(name.c_str())) {
             out += env;
+        } else if (name == "TOKEN") {
+            value.fail("environment variable 'TOKEN' is not set, and neither is "
+                       "server.token_file or server.token_credential");
         } else {
             value.fail("environment variable " + quoted(name) + " is not set");
         }
@@ -464,9 +468,9 @@ std::string withoutCredentials(std::string_view url)
     return std::string(url.substr(0, start)) + "***" + std::string(url.substr(at));
 }
 
-std::string parseUrl(const Value& value)
+std::string parseUrl(const Value& value, bool keepToken)
 {
-    std::string url = expandEnvironment(value);
+    std::string url = expandEnvironment(value, keepToken);
     if (hasControlCharacters(url) || url.find(' ') != std::string::npos) {
         value.fail("must not contain spaces or control characters");
     }
@@ -489,7 +493,7 @@ std::string parseUrl(const Value& value)
     return url;
 }
 
-std::vector<std::pair<std::string, std::string>> parseHeaders(const Value& value)
+std::vector<std::pair<std::string, std::string>> parseHeaders(const Value& value, bool keepToken)
 {
     const Section section(value);
     std::vector<std::pair<std::string, std::string>> headers;
@@ -503,7 +507,7 @@ std::vector<std::pair<std::string, std::string>> parseHeaders(const Value& value
                 entry.key.fail("header " + quoted(entry.name) + " is set twice");
             }
         }
-        std::string text = expandEnvironment(entry.value);
+        std::string text = expandEnvironment(entry.value, keepToken);
         if (hasControlCharacters(text)) {
             entry.value.fail("must not contain control characters");
         }
@@ -540,14 +544,6 @@ ServerConfig parseServer(const Section& section)
     section.allowOnly({"url", "headers", "token_file", "token_credential", "subprotocol", "tls",
                        "proxy", "max_message_size", "compression"});
     ServerConfig server;
-    if (auto v = section.get("url")) {
-        server.url = parseUrl(*v);
-    } else {
-        throw ConfigError(section.self().location(), "server.url is required");
-    }
-    if (auto v = section.get("headers")) {
-        server.headers = parseHeaders(*v);
-    }
     if (auto v = section.get("token_file")) {
         server.tokenFile = v->absolutePathOrEmpty();
     }
@@ -559,6 +555,15 @@ ServerConfig parseServer(const Section& section)
         if (!server.tokenCredential.empty() && !server.tokenFile.empty()) {
             v->fail("cannot be used together with server.token_file; set only one");
         }
+    }
+    const bool keepToken = !server.tokenFile.empty() || !server.tokenCredential.empty();
+    if (auto v = section.get("url")) {
+        server.url = parseUrl(*v, keepToken);
+    } else {
+        throw ConfigError(section.self().location(), "server.url is required");
+    }
+    if (auto v = section.get("headers")) {
+        server.headers = parseHeaders(*v, keepToken);
     }
     if (auto v = section.get("subprotocol")) {
         server.subprotocol = v->string();
@@ -610,11 +615,18 @@ HeartbeatConfig parseHeartbeat(const Section& section)
     if (timeout) {
         heartbeat.timeout = timeout->duration();
     }
+    // A default follows the value the user set, so that it never makes that value invalid:
+    // three pings fit in a timeout.
     const Duration zero{0};
+    if (timeout && !pingInterval && heartbeat.timeout != zero) {
+        heartbeat.pingInterval =
+            std::clamp(heartbeat.timeout / 3, Duration{1}, heartbeat.pingInterval);
+    } else if (pingInterval && !timeout && heartbeat.timeout != zero) {
+        heartbeat.timeout = std::max(heartbeat.timeout, heartbeat.pingInterval * 3);
+    }
     if (heartbeat.pingInterval != zero && heartbeat.timeout != zero &&
         heartbeat.timeout <= heartbeat.pingInterval) {
-        const Value& culprit = timeout ? *timeout : pingInterval ? *pingInterval : section.self();
-        throw ConfigError(culprit.location(),
+        throw ConfigError(timeout->location(),
                           "heartbeat.timeout (" + formatDuration(heartbeat.timeout) +
                               ") must be longer than heartbeat.ping_interval (" +
                               formatDuration(heartbeat.pingInterval) +
@@ -665,10 +677,12 @@ ReconnectConfig parseReconnect(const Section& section)
     const auto maxDelay = section.get("max_delay");
     if (maxDelay) {
         reconnect.maxDelay = maxDelay->duration();
+    } else {
+        // The default never makes an initial_delay the user set invalid.
+        reconnect.maxDelay = std::max(reconnect.maxDelay, reconnect.initialDelay);
     }
     if (reconnect.maxDelay < reconnect.initialDelay) {
-        const Value& culprit = maxDelay ? *maxDelay : *initialDelay;
-        throw ConfigError(culprit.location(),
+        throw ConfigError(maxDelay->location(),
                           "reconnect.max_delay (" + formatDuration(reconnect.maxDelay) +
                               ") must not be shorter than reconnect.initial_delay (" +
                               formatDuration(reconnect.initialDelay) + ")");

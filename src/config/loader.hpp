@@ -8,7 +8,8 @@
 namespace wspush::config {
 
 // Reads and validates a YAML config file. ${VAR} in server.url and header values is
-// expanded from the environment (an unset variable is an error); ${TOKEN} is kept.
+// expanded from the environment (an unset variable is an error); ${TOKEN} is kept when
+// server.token_file or server.token_credential is set, else it is expanded too.
 // Throws ConfigError.
 Config loadConfigFile(const std::string& path);
 

@@ -148,20 +148,24 @@ std::optional<config::Duration> configuredWait(const std::vector<config::CloseCo
     return match != nullptr ? std::optional(match->wait) : std::nullopt;
 }
 
-// lws 4.1 predates the codes 1012-1015 and rewrites them to 1002 before we see the close:
-// a 1002 takes the longest wait configured for any of them.
+// lws 4.1 predates the codes 1012-1015 and overwrites them with 1002 in the close frame
+// before we see it (the reason text is left as it was). So a 1002 may be any of them, and
+// takes the shortest wait among them: 1012 (service restart) means "come back soon", and a
+// code without a configured wait has none.
 std::optional<config::Duration> closeCodeWait(const std::vector<config::CloseCodeWait>& waits,
                                               unsigned code)
 {
     if (code != LWS_CLOSE_STATUS_PROTOCOL_ERR)
         return configuredWait(waits, code);
-    std::optional<config::Duration> longest;
+    std::optional<config::Duration> shortest;
     for (const unsigned candidate : {1002U, 1012U, 1013U, 1014U, 1015U}) {
         const auto wait = configuredWait(waits, candidate);
-        if (wait && (!longest || *wait > *longest))
-            longest = wait;
+        if (!wait)
+            return std::nullopt;
+        if (!shortest || *wait < *shortest)
+            shortest = wait;
     }
-    return longest;
+    return shortest;
 }
 
 bool usesTls(const config::ServerConfig& server)
@@ -415,9 +419,8 @@ void PushClient::scheduleRetry(const std::string& reason) noexcept
         listener_.onStopped(true);
         return;
     }
-    config::Duration delay = authFailed_ ? backoff_.longest() : backoff_.next(serverWait_);
-    if (recovering_)
-        delay += backoff_.fleetSpread();
+    const config::Duration delay =
+        authFailed_ ? backoff_.longest() : backoff_.next(serverWait_, recovering_);
     authFailed_ = false;
     serverWait_ = config::Duration{0};
     state_ = State::WaitingToRetry;

@@ -4,6 +4,8 @@ and IPv6 addressing, as the bundled server sees them."""
 
 import json
 import os
+import signal
+import subprocess
 import unittest
 
 import harness
@@ -79,6 +81,37 @@ class Handshake(harness.DaemonTestCase):
                 server.wait_for(f"connected {TOKEN if where == 'url' else 'u1'}")
                 self.assertEqual(daemon.stop(), 0)
                 server.stop()
+
+    def test_token_without_a_source_is_the_environment_variable(self):
+        server = self.server("--show-header", "Authorization")
+        self.start(server, headers='{Authorization: "Bearer ${TOKEN}"}', env={"TOKEN": TOKEN})
+        self.assertEqual(self.wait_header(server, "Authorization"), f"Bearer {TOKEN}")
+
+    def test_token_without_a_source_or_variable_is_a_config_error(self):
+        server = self.server()
+        env = {key: value for key, value in os.environ.items() if key != "TOKEN"}
+        config = harness.config_yaml(server.url(), self.sink,
+                                     server={"headers": '{Authorization: "Bearer ${TOKEN}"}'})
+        path = os.path.join(self.workdir, "token-env.yaml")
+        with open(path, "w") as out:
+            out.write(config)
+        for args in (["--check-config"], []):
+            with self.subTest(args=args):
+                result = subprocess.run([harness.WSPUSHD, "--config", path, *args],
+                                        capture_output=True, text=True, env=env,
+                                        timeout=harness.DEFAULT_WAIT)
+                self.assertEqual(result.returncode, 78, result.stderr)
+                self.assertIn("environment variable 'TOKEN' is not set, and neither is "
+                              "server.token_file or server.token_credential", result.stderr)
+        # A reload that starts using an unset ${TOKEN} is rejected; the link stays up.
+        daemon = self.daemon(harness.config_yaml(server.url(), self.sink), env=env)
+        server.wait_for("connected u1")
+        daemon.rewrite_config(config)
+        daemon.signal(signal.SIGHUP)
+        line = daemon.log.wait_for_text("reload rejected")
+        self.assertIn("environment variable 'TOKEN' is not set", line)
+        server.command("send still here")
+        self.assertEqual(harness.wait_records(self.sink, 1)[0]["data"], "still here")
 
     def test_token_file_is_read_again_at_every_connect(self):
         server = self.server("--show-header", "Authorization")

@@ -49,7 +49,8 @@ class Reconnect(harness.DaemonTestCase):
         port = server.port
         server.stop()
         daemon = self.daemon(harness.config_yaml(f"ws://127.0.0.1:{port}/websocket/u1",
-                                                 self.sink, reconnect={"fleet_spread": "1h"}))
+                                                 self.sink, reconnect={"fleet_spread": "1h",
+                                                                       "max_delay": "2h"}))
         (never_up,) = retry_delays(daemon, 1, "")
         self.assertLessEqual(never_up, 0.24)
         server.start(port)
@@ -59,6 +60,30 @@ class Reconnect(harness.DaemonTestCase):
         (after_loss,) = retry_delays(daemon, 1, "")
         self.assertGreater(after_loss, 0.24)
         self.assertLessEqual(after_loss, 3600.24)
+
+    def test_a_server_back_after_5s_is_reconnected_within_max_delay(self):
+        # fleet_spread at its default (15 s) must not stretch a wait past max_delay (2 s).
+        server, daemon = self.start(reconnect={"fleet_spread": "15s"})
+        port = server.port
+        server.stop()
+        down_at = time.monotonic()
+        while time.monotonic() - down_at < 5.0:
+            (delay,) = retry_delays(daemon, 1, "")
+            self.assertLessEqual(delay, 2.0)
+        server.start(port)
+        back_at = time.monotonic()
+        server.wait_for("connected ", timeout=5)
+        self.assertLess(time.monotonic() - back_at, 2.0 + 0.5)
+
+    def test_a_clean_close_is_reconnected_within_max_delay(self):
+        server, daemon = self.start(reconnect={"fleet_spread": "15s"})
+        for _ in range(3):
+            server.command("close 1000")
+            closed_at = time.monotonic()
+            (delay,) = retry_delays(daemon, 1, "code 1000")
+            self.assertLessEqual(delay, 2.0)
+            server.wait_for("connected ", timeout=5)
+            self.assertLess(time.monotonic() - closed_at, 2.0 + 0.5)
 
     def test_silent_server_is_dead_within_timeout_then_reconnects(self):
         server, daemon = self.start(heartbeat={"ping_interval": "300ms", "timeout": "1s"})

@@ -86,12 +86,24 @@ class ServerDriven(harness.DaemonTestCase):
         (delay,) = retry_delays(daemon, 1, "code 4500")
         self.assertLessEqual(delay, 1.0)
 
-    def test_close_1013_waits_although_libwebsockets_reports_it_as_1002(self):
-        server, daemon = self.start(close_codes="{1013: 3s}")
-        server.command("close 1013 overloaded")
-        (delay,) = retry_delays(daemon, 1, "code 1002 (or 1012-1015")
-        self.assertGreaterEqual(delay, 3.0)
+    def test_restart_and_overload_codes_take_the_shortest_wait(self):
+        # lws 4.1 reports 1012-1015 as 1002: a server restarting (1012) must not wait the 30 s
+        # the default close_codes give 1013. The ordinary backoff applies, within max_delay.
+        server, daemon = self.start(close_codes="{1008: 60s, 1013: 30s}")
+        for code in ("1012", "1013", "1014"):
+            with self.subTest(code):
+                server.command(f"close {code} restart")
+                (delay,) = retry_delays(daemon, 1, "code 1002 (or 1012-1015")
+                self.assertLessEqual(delay, 2.0)
+                server.wait_for("connected ", timeout=2.5)
 
+    def test_ambiguous_code_waits_when_every_candidate_asks_to(self):
+        server, daemon = self.start(max_delay="1s",
+                                    close_codes='{"1002-1011": 4s, 1012: 2s, "1013-1015": 3s}')
+        server.command("close 1012 restart")
+        (delay,) = retry_delays(daemon, 1, "code 1002 (or 1012-1015")
+        self.assertGreaterEqual(delay, 2.0)
+        self.assertLessEqual(delay, 2.0 * 1.2 + 0.01)
 
 if __name__ == "__main__":
     harness.main()

@@ -356,8 +356,27 @@ TEST_CASE("server.url")
           "test.yaml:1:15: server.url: malformed variable reference at '${', expected ${NAME}");
     CHECK(errorOf("server: {url: 'ws://h/${1X}'}") ==
           "test.yaml:1:15: server.url: malformed variable reference at '${1X}', expected ${NAME}");
-    CHECK(parseConfig("server: {url: 'ws://${WSPUSH_TEST_USER}.example/${TOKEN}/$x'}", "t")
+    CHECK(parseConfig("server: {url: 'ws://${WSPUSH_TEST_USER}.example/${TOKEN}/$x', "
+                      "token_file: /etc/wspushd/token}",
+                      "t")
               .server.url == "ws://u42.example/${TOKEN}/$x");
+}
+
+TEST_CASE("without a token source ${TOKEN} is the environment variable")
+{
+    setenv("TOKEN", "from-env", 1);
+    const Config config = parseConfig(
+        "server: {url: 'ws://h/?t=${TOKEN}', headers: {Authorization: 'Bearer ${TOKEN}'}}", "t");
+    CHECK(config.server.url == "ws://h/?t=from-env");
+    CHECK(config.server.headers.at(0).second == "Bearer from-env");
+    // An empty token_file is no source either.
+    CHECK(parseConfig("server: {url: 'ws://h/${TOKEN}', token_file: ''}", "t").server.url ==
+          "ws://h/from-env");
+    unsetenv("TOKEN");
+    CHECK(errorOf("server: {headers: {Authorization: 'Bearer ${TOKEN}'}, url: 'ws://h/'}") ==
+          "test.yaml:1:35: server.headers.Authorization: environment variable 'TOKEN' is not set, "
+          "and "
+          "neither is server.token_file or server.token_credential");
 }
 
 TEST_CASE("server settings")
@@ -433,16 +452,31 @@ TEST_CASE("heartbeat settings")
           "test.yaml:5:12: heartbeat.timeout (20s) must be longer than heartbeat.ping_interval "
           "(20s): on an idle link the pong to each ping is all that arrives, so a shorter "
           "timeout would drop healthy links");
-    CHECK(errorWith("heartbeat:\n  ping_interval: 90s\n") ==
-          "test.yaml:4:18: heartbeat.timeout (1m) must be longer than heartbeat.ping_interval "
-          "(90s): on an idle link the pong to each ping is all that arrives, so a shorter "
-          "timeout would drop healthy links");
-    CHECK(errorWith("heartbeat:\n  timeout: 1500ms\n") ==
-          "test.yaml:4:12: heartbeat.timeout (1500ms) must be longer than "
-          "heartbeat.ping_interval (20s): on an idle link the pong to each ping is all that "
-          "arrives, so a shorter timeout would drop healthy links");
     CHECK(errorWith("heartbeat:\n  beat: 1s\n") ==
           "test.yaml:4:3: unknown key 'beat' in 'heartbeat'");
+}
+
+TEST_CASE("a default never makes a key the user wrote invalid")
+{
+    // ping_interval follows timeout: a third of it, at most 20 s.
+    const auto shortTimeout = parseWith("heartbeat: {interval: 2s, timeout: 10s}\n").heartbeat;
+    CHECK(shortTimeout.timeout == 10s);
+    CHECK(shortTimeout.pingInterval == 3333ms);
+    CHECK(parseWith("heartbeat: {timeout: 1500ms}\n").heartbeat.pingInterval == 500ms);
+    CHECK(parseWith("heartbeat: {timeout: 5m}\n").heartbeat.pingInterval == 20s);
+    // timeout follows ping_interval: three of them, at least 60 s.
+    CHECK(parseWith("heartbeat: {ping_interval: 90s}\n").heartbeat.timeout == 270s);
+    CHECK(parseWith("heartbeat: {ping_interval: 5s}\n").heartbeat.timeout == 60s);
+    // max_delay follows initial_delay.
+    const auto slowStart = parseWith("reconnect: {initial_delay: 2h}\n").reconnect;
+    CHECK(slowStart.initialDelay == 2h);
+    CHECK(slowStart.maxDelay == 2h);
+    CHECK(parseWith("reconnect: {initial_delay: 200ms}\n").reconnect.maxDelay == 60s);
+    // Two values the user set that conflict are still an error.
+    CHECK(errorWith("heartbeat:\n  ping_interval: 90s\n  timeout: 60s\n") ==
+          "test.yaml:5:12: heartbeat.timeout (1m) must be longer than heartbeat.ping_interval "
+          "(90s): on an idle link the pong to each ping is all that arrives, so a shorter "
+          "timeout would drop healthy links");
 }
 
 TEST_CASE("reconnect settings")
@@ -452,9 +486,6 @@ TEST_CASE("reconnect settings")
     CHECK(errorWith("reconnect:\n  initial_delay: 2s\n  max_delay: 1500ms\n") ==
           "test.yaml:5:14: reconnect.max_delay (1500ms) must not be shorter than "
           "reconnect.initial_delay (2s)");
-    CHECK(errorWith("reconnect:\n  initial_delay: 2h\n") ==
-          "test.yaml:4:18: reconnect.max_delay (1m) must not be shorter than "
-          "reconnect.initial_delay (2h)");
     CHECK(errorWith("reconnect:\n  multiplier: 0.5\n") ==
           "test.yaml:4:15: reconnect.multiplier: must be at least 1.0, got '0.5'");
     CHECK(errorWith("reconnect:\n  multiplier: fast\n") ==

@@ -229,22 +229,78 @@ TEST_CASE("maskUrl hides the credentials of proxy URLs too")
     CHECK(connection::maskUrl("http://proxy:3128") == "http://proxy:3128");
 }
 
-TEST_CASE("the fleet spread is a uniform share of fleet_spread")
+TEST_CASE("max_delay bounds every delay the backoff chooses, fleet spread included")
 {
     config::ReconnectConfig config;
-    config.fleetSpread = 10s;
-    connection::Backoff backoff(config, 7);
-    long lowest = 1'000'000, highest = 0;
-    for (int i = 0; i < 2000; ++i) {
-        const long spread = backoff.fleetSpread().count();
-        lowest = std::min(lowest, spread);
-        highest = std::max(highest, spread);
+    config.initialDelay = 200ms;
+    config.maxDelay = 2s;
+    config.jitter = 0.2; // fleet_spread keeps its default, 15 s
+    long highest = 0;
+    for (std::uint64_t seed = 0; seed < 2000; ++seed) {
+        connection::Backoff backoff(config, seed);
+        for (int attempt = 0; attempt < 8; ++attempt) {
+            const long delay = backoff.next(0ms, true).count();
+            CHECK(delay >= 160);
+            CHECK(delay <= 2000);
+            highest = std::max(highest, delay);
+        }
     }
-    CHECK(lowest >= 0);
-    CHECK(lowest < 100);
-    CHECK(highest <= 10000);
-    CHECK(highest > 9900);
-    CHECK(backoff.attempts() == 0);
-    config.fleetSpread = 0s;
-    CHECK(connection::Backoff(config, 1).fleetSpread() == 0s);
+    CHECK(highest > 1950);
+}
+
+TEST_CASE("the fleet spread stays uniform under max_delay")
+{
+    // Without jitter the first retry after a loss is 200 ms plus a uniform share of the
+    // 1.8 s left under max_delay: nine buckets of 200 ms get a ninth of the draws each.
+    config::ReconnectConfig config;
+    config.initialDelay = 200ms;
+    config.maxDelay = 2s;
+    config.jitter = 0.0;
+    config.fleetSpread = 15s;
+    constexpr int draws = 18000;
+    int buckets[9] = {};
+    for (int i = 0; i < draws; ++i) {
+        connection::Backoff backoff(config, static_cast<std::uint64_t>(i));
+        const long delay = backoff.next(0ms, true).count();
+        REQUIRE(delay >= 200);
+        REQUIRE(delay <= 2000);
+        ++buckets[std::min(8L, (delay - 200) / 200)];
+    }
+    for (const int count : buckets) {
+        CHECK(count > draws / 9 * 85 / 100);
+        CHECK(count < draws / 9 * 115 / 100);
+    }
+}
+
+TEST_CASE("with the defaults a fleet still comes back over fleet_spread")
+{
+    const config::ReconnectConfig config; // 1 s, max 60 s, jitter 0.2, fleet_spread 15 s
+    long lowest = 1'000'000, highest = 0;
+    for (std::uint64_t seed = 0; seed < 2000; ++seed) {
+        connection::Backoff backoff(config, seed);
+        const long delay = backoff.next(0ms, true).count();
+        CHECK(delay >= 800);
+        CHECK(delay <= 16200);
+        lowest = std::min(lowest, delay);
+        highest = std::max(highest, delay);
+        // Without a lost link there is no fleet spread.
+        CHECK(backoff.next().count() <= 2400);
+    }
+    CHECK(lowest < 1500);
+    CHECK(highest > 15000);
+}
+
+TEST_CASE("a wait the server asked for is not lengthened by the fleet spread")
+{
+    config::ReconnectConfig config;
+    config.initialDelay = 1s;
+    config.maxDelay = 8s;
+    config.jitter = 0.2;
+    config.fleetSpread = 15s;
+    for (std::uint64_t seed = 0; seed < 500; ++seed) {
+        connection::Backoff backoff(config, seed);
+        const long asked = backoff.next(30s, true).count();
+        CHECK(asked >= 30000);
+        CHECK(asked <= 36000);
+    }
 }
