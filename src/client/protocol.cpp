@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "wspush/protocol.hpp"
 
+#include <charconv>
 #include <memory>
 
 #include <json/reader.h>
 #include <json/writer.h>
 
 #include "record/base64.hpp"
+#include "record/json_text.hpp"
 
 namespace wspush {
 
@@ -69,6 +71,107 @@ bool parseObject(std::string_view line, Json::Value& root, std::string& error)
     return true;
 }
 
+// The parts of a line in the framing that only the daemon's encoder writes (encodeLine):
+// {"seq":N,"ts":"TS","data":DATA} or {"seq":N,"ts":"TS","data":"BASE64","binary":true},
+// with DATA one compact JSON text.
+struct RecordFraming
+{
+    std::uint64_t seq = 0;
+    std::string_view ts;
+    std::size_t dataOffset = 0;
+    std::string_view data;
+    bool binary = false;
+};
+
+// Whether `json` is one JSON text (RFC 8259) as appendCompactJson writes it.
+bool isCompactJson(std::string_view json)
+{
+    thread_local std::string compact; // keeps its capacity from line to line
+    compact.clear();
+    return record::appendCompactJson(json, compact) && compact == json;
+}
+
+std::optional<RecordFraming> recordFraming(std::string_view line)
+{
+    constexpr std::string_view seqKey = R"({"seq":)";
+    constexpr std::string_view tsKey = R"(,"ts":")";
+    constexpr std::string_view dataKey = R"(","data":)";
+    constexpr std::string_view binaryEnd = R"(,"binary":true})";
+    if (!line.starts_with(seqKey) || !line.ends_with('}'))
+        return std::nullopt;
+    RecordFraming framing;
+    const char* const digits = line.data() + seqKey.size();
+    const char* const end = line.data() + line.size();
+    const auto [seqEnd, status] = std::from_chars(digits, end, framing.seq);
+    if (status != std::errc{} || (*digits == '0' && seqEnd - digits > 1))
+        return std::nullopt;
+    std::string_view rest(seqEnd, static_cast<std::size_t>(end - seqEnd));
+    if (!rest.starts_with(tsKey))
+        return std::nullopt;
+    rest.remove_prefix(tsKey.size());
+    // The time is plain ASCII, without escapes.
+    framing.ts = rest.substr(0, rest.find_first_of("\"\\"));
+    rest.remove_prefix(framing.ts.size());
+    if (!rest.starts_with(dataKey))
+        return std::nullopt;
+    for (const char c : framing.ts) {
+        if (static_cast<unsigned char>(c) < 0x20)
+            return std::nullopt;
+    }
+    rest.remove_prefix(dataKey.size());
+    // No JSON text ends in `,"binary":true`, so the end tells the two forms apart.
+    framing.binary = rest.ends_with(binaryEnd);
+    rest.remove_suffix(framing.binary ? binaryEnd.size() : 1);
+    if ((framing.binary && !rest.starts_with('"')) || !isCompactJson(rest))
+        return std::nullopt;
+    framing.dataOffset = static_cast<std::size_t>(rest.data() - line.data());
+    framing.data = rest;
+    return framing;
+}
+
+// Reads `json` (one valid JSON text) as Record::data: duplicate keys allowed, the last one
+// counting. False when jsoncpp cannot hold it (a number beyond a double, more than 1000
+// levels of nesting).
+bool readData(std::string_view json, Json::Value& data)
+{
+    thread_local const std::unique_ptr<Json::CharReader> reader = [] {
+        Json::CharReaderBuilder builder;
+        Json::CharReaderBuilder::strictMode(&builder.settings_);
+        builder["strictRoot"] = false;
+        builder["rejectDupKeys"] = false;
+        return std::unique_ptr<Json::CharReader>(builder.newCharReader());
+    }();
+    std::string errors;
+    try {
+        return reader->parse(json.data(), json.data() + json.size(), &data, &errors);
+    } catch (const Json::Exception&) {
+        return false; // past jsoncpp's nesting limit
+    }
+}
+
+// A line the daemon wrote is a record whatever its data holds: seq, ts and binary come from
+// the framing, data is read as far as jsoncpp can, and its text stays in the line for
+// payloadOf().
+Record recordFrom(const RecordFraming& framing, std::string_view line)
+{
+    Record record;
+    record.seq = framing.seq;
+    record.ts = framing.ts;
+    record.binary = framing.binary;
+    record.line = line;
+    if (framing.data.starts_with('"')) {
+        std::string text;
+        if (record::appendJsonStringText(framing.data, text))
+            record.data = text;
+    } else if (record::hasLoneSurrogate(framing.data) || !readData(framing.data, record.data)) {
+        record.data = Json::Value();
+    }
+    record.data.setOffsetStart(static_cast<std::ptrdiff_t>(framing.dataOffset));
+    record.data.setOffsetLimit(
+        static_cast<std::ptrdiff_t>(framing.dataOffset + framing.data.size()));
+    return record;
+}
+
 std::optional<Message> recordFrom(Json::Value& root, std::string_view line, std::string& error)
 {
     const Json::Value& seq = root["seq"];
@@ -101,6 +204,8 @@ std::optional<Message> parseLine(std::string_view line, std::string& error)
 {
     if (line.ends_with('\n'))
         line.remove_suffix(1);
+    if (const auto framing = recordFraming(line))
+        return recordFrom(*framing, line);
     Json::Value root;
     if (!parseObject(line, root, error))
         return std::nullopt;
@@ -119,17 +224,23 @@ std::optional<Message> parseLine(std::string_view line, std::string& error)
 
 std::string payloadOf(const Record& record)
 {
+    // The daemon wrote the payload's own text, compacted, or the text as a JSON string: cut
+    // it out of the line rather than let jsoncpp reorder keys and respell numbers.
+    const auto start = record.data.getOffsetStart();
+    const auto limit = record.data.getOffsetLimit();
+    if (start < limit && static_cast<std::size_t>(limit) <= record.line.size()) {
+        const std::string_view json =
+            std::string_view(record.line)
+                .substr(static_cast<std::size_t>(start), static_cast<std::size_t>(limit - start));
+        std::string text;
+        if (!json.starts_with('"') || !record::appendJsonStringText(json, text))
+            return std::string(json); // not a string, or one that has no UTF-8 text
+        return record.binary ? record::decodeBase64(text) : text;
+    }
     if (record.data.isString()) {
         const std::string text = record.data.asString();
         return record.binary ? record::decodeBase64(text) : text;
     }
-    // The daemon wrote the payload's own text, compacted: cut it out of the line rather
-    // than let jsoncpp reorder keys and respell numbers.
-    const auto start = record.data.getOffsetStart();
-    const auto limit = record.data.getOffsetLimit();
-    if (start < limit && static_cast<std::size_t>(limit) <= record.line.size())
-        return record.line.substr(static_cast<std::size_t>(start),
-                                  static_cast<std::size_t>(limit - start));
     return compactJson(record.data);
 }
 

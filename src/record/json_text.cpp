@@ -56,6 +56,101 @@ const char* findStringSpecial(const char* at, const char* end) noexcept
     return at;
 }
 
+int hexValue(char c) noexcept
+{
+    if (isDigit(c))
+        return c - '0';
+    return (c | 0x20) - 'a' + 10; // either case
+}
+
+bool isHighSurrogate(std::uint32_t unit) noexcept
+{
+    return unit >= 0xD800 && unit < 0xDC00;
+}
+
+bool isLowSurrogate(std::uint32_t unit) noexcept
+{
+    return unit >= 0xDC00 && unit < 0xE000;
+}
+
+// The UTF-16 code unit of a \uXXXX escape that starts at `at`, or -1 when none does.
+std::int32_t unicodeEscapeAt(const char* at, const char* end) noexcept
+{
+    if (end - at < 6 || at[0] != '\\' || at[1] != 'u')
+        return -1;
+    std::int32_t unit = 0;
+    for (int i = 2; i < 6; ++i) {
+        if (!isHexDigit(at[i]))
+            return -1;
+        unit = unit << 4 | hexValue(at[i]);
+    }
+    return unit;
+}
+
+struct EscapedCodePoint
+{
+    std::uint32_t codePoint = 0;
+    std::ptrdiff_t length = 0; // 6, or 12 for a surrogate pair; 0 when there is none
+};
+
+// The code point that the \u escape at `at` stands for, with the escape after it when it
+// is a high surrogate; none when it is not a \u escape or a surrogate without its half.
+EscapedCodePoint codePointAt(const char* at, const char* end) noexcept
+{
+    const std::int32_t unit = unicodeEscapeAt(at, end);
+    if (unit < 0 || isLowSurrogate(static_cast<std::uint32_t>(unit)))
+        return {};
+    const auto high = static_cast<std::uint32_t>(unit);
+    if (!isHighSurrogate(high))
+        return {high, 6};
+    const std::int32_t low = unicodeEscapeAt(at + 6, end);
+    if (low < 0 || !isLowSurrogate(static_cast<std::uint32_t>(low)))
+        return {};
+    return {0x10000 + ((high - 0xD800) << 10) + (static_cast<std::uint32_t>(low) - 0xDC00), 12};
+}
+
+void appendUtf8(std::uint32_t codePoint, std::string& out)
+{
+    if (codePoint < 0x80) {
+        out.push_back(static_cast<char>(codePoint));
+    } else if (codePoint < 0x800) {
+        out.push_back(static_cast<char>(0xC0 | codePoint >> 6));
+        out.push_back(static_cast<char>(0x80 | (codePoint & 0x3F)));
+    } else if (codePoint < 0x10000) {
+        out.push_back(static_cast<char>(0xE0 | codePoint >> 12));
+        out.push_back(static_cast<char>(0x80 | (codePoint >> 6 & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (codePoint & 0x3F)));
+    } else {
+        out.push_back(static_cast<char>(0xF0 | codePoint >> 18));
+        out.push_back(static_cast<char>(0x80 | (codePoint >> 12 & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (codePoint >> 6 & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (codePoint & 0x3F)));
+    }
+}
+
+// The character a one-letter escape stands for, or 0 for a letter that is not one.
+char unescaped(char letter) noexcept
+{
+    switch (letter) {
+    case '"':
+    case '\\':
+    case '/':
+        return letter;
+    case 'b':
+        return '\b';
+    case 'f':
+        return '\f';
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 't':
+        return '\t';
+    default:
+        return 0;
+    }
+}
+
 // Writes the compact form to `out`, which has room for the whole text: compacting never
 // makes it longer, and writing through a pointer cost a third of appending each token.
 class CompactingParser
@@ -304,6 +399,58 @@ void appendJsonString(std::string_view text, std::string& out)
         runStart = special + 1;
     }
     out.push_back('"');
+}
+
+bool appendJsonStringText(std::string_view quoted, std::string& out)
+{
+    if (quoted.size() < 2 || quoted.front() != '"' || quoted.back() != '"')
+        return false;
+    const std::size_t start = out.size();
+    const char* at = quoted.data() + 1;
+    const char* const end = quoted.data() + quoted.size() - 1; // the closing quote
+    for (;;) {
+        const char* special = findStringSpecial(at, end);
+        out.append(at, special);
+        if (special == end)
+            return true;
+        if (*special == '\\' && end - special >= 2) {
+            if (const char c = unescaped(special[1]); c != 0) {
+                out.push_back(c);
+                at = special + 2;
+                continue;
+            }
+            if (const EscapedCodePoint escaped = codePointAt(special, end); escaped.length > 0) {
+                appendUtf8(escaped.codePoint, out);
+                at = special + escaped.length;
+                continue;
+            }
+        }
+        // A raw quote or control character, an unknown escape, a lone surrogate.
+        out.resize(start);
+        return false;
+    }
+}
+
+bool hasLoneSurrogate(std::string_view json) noexcept
+{
+    const char* at = json.data();
+    const char* const end = json.data() + json.size();
+    while (at < end) {
+        at = static_cast<const char*>(std::memchr(at, '\\', static_cast<std::size_t>(end - at)));
+        if (at == nullptr)
+            return false;
+        if (end - at < 2)
+            return false; // not JSON: no escape
+        if (at[1] != 'u') {
+            at += 2;
+            continue;
+        }
+        const EscapedCodePoint escaped = codePointAt(at, end);
+        if (escaped.length == 0)
+            return true;
+        at += escaped.length;
+    }
+    return false;
 }
 
 } // namespace wspush::record

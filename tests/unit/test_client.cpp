@@ -11,6 +11,8 @@
 
 #include <doctest/doctest.h>
 
+#include "record/base64.hpp"
+#include "record/encoder.hpp"
 #include "wspush/protocol.hpp"
 #include "wspush/subscriber.hpp"
 
@@ -19,6 +21,9 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
+
+// 2026-11-27T22:31:05.123456Z
+constexpr std::int64_t sampleUs = 1'795'818'665'123'456;
 
 constexpr std::string_view sampleLine = R"({"seq":1042,"ts":"2026-11-27T22:31:05.123456Z",)"
                                         R"("data":{"type":"order","id":7,"price":1.50}})";
@@ -236,13 +241,92 @@ TEST_CASE("lines that are neither records nor events are errors")
     }
 }
 
-TEST_CASE("a record nested deeper than jsoncpp reads is an error, not an abort")
+TEST_CASE("a line the daemon wrote is a record, whatever jsoncpp makes of its data")
 {
-    const std::string deep =
-        R"({"seq":1,"ts":"t","data":)" + std::string(1500, '[') + std::string(1500, ']') + "}";
-    std::string error;
-    CHECK_FALSE(parseLine(deep, error));
-    CHECK(error.starts_with("not readable here: "));
+    struct Case
+    {
+        std::string payload;
+        std::string data;     // what the daemon wrote for it
+        std::string expected; // what payloadOf gives back
+        bool readable;        // whether jsoncpp holds it in Record::data
+    };
+    const std::string deep = std::string(1500, '[') + std::string(1500, ']');
+    const std::string shallow = std::string(900, '[') + std::string(900, ']');
+    const Case cases[] = {
+        {R"({"a":1, "a":2})", R"({"a":1,"a":2})", R"({"a":1,"a":2})", true},
+        {R"("\ud800")", R"("\ud800")", R"("\ud800")", false},
+        {R"("\udc00")", R"("\udc00")", R"("\udc00")", false},
+        {R"("\ud800\u0041")", R"("\ud800\u0041")", R"("\ud800\u0041")", false},
+        {R"({"k":["\uDBFF"]})", R"({"k":["\uDBFF"]})", R"({"k":["\uDBFF"]})", false},
+        {R"("\ud83d\ude00 caf\u00e9\/\u0000")", R"("\ud83d\ude00 caf\u00e9\/\u0000")",
+         std::string("😀 café/\0", 12), true},
+        {"1e400", "1e400", "1e400", false},
+        {"[ -1E400 ]", "[-1E400]", "[-1E400]", false},
+        {deep, deep, deep, false},
+        {shallow, shallow, shallow, true},
+        {"1e400 is big", R"("1e400 is big")", "1e400 is big", true},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.payload);
+        const auto encoded = record::encodeRecord(77, sampleUs, c.payload, false).record;
+        REQUIRE(encoded.line ==
+                R"({"seq":77,"ts":"2026-11-27T22:31:05.123456Z","data":)" + c.data + "}\n");
+        const Record record = parsedRecord(encoded.line);
+        CHECK(record.seq == 77);
+        CHECK(record.ts == "2026-11-27T22:31:05.123456Z");
+        CHECK_FALSE(record.binary);
+        CHECK(record.line + '\n' == encoded.line);
+        CHECK(payloadOf(record) == c.expected);
+        CHECK(record.data.isNull() != c.readable);
+    }
+}
+
+TEST_CASE("what jsoncpp reads of such data")
+{
+    CHECK(parsedRecord(recordLine(1, R"({"a":1,"a":[2]})")).data["a"][0].asInt() == 2);
+    CHECK(parsedRecord(recordLine(1, R"("\ud83d\ude00\u00e9")")).data.asString() == "😀é");
+    CHECK(
+        parsedRecord(recordLine(1, std::string(900, '[') + std::string(900, ']'))).data.isArray());
+}
+
+TEST_CASE("a binary record the daemon wrote gives its bytes back")
+{
+    const std::string bytes = std::string("\x00\x01\xfe\xff", 4) + R"(","binary":true})";
+    for (const std::string& payload : {bytes, std::string(), std::string("{\"a\":1}")}) {
+        CAPTURE(payload);
+        const auto encoded = record::encodeRecord(5, sampleUs, payload, true).record;
+        const Record record = parsedRecord(encoded.line);
+        CHECK(record.seq == 5);
+        CHECK(record.binary);
+        std::string base64;
+        record::appendBase64(payload, base64);
+        CHECK(record.data.asString() == base64);
+        CHECK(payloadOf(record) == payload);
+    }
+}
+
+TEST_CASE("a line that is not in the daemon's framing is read strictly")
+{
+    const std::pair<std::string, const char*> cases[] = {
+        {R"({"seq":1,"ts":"t","data":{"a":1,"a":2},"binary":true})", "not JSON: "},
+        {R"({"seq":1,"ts":"t","data":"\ud800" })", "not JSON: "},
+        {R"({"seq":1,"ts":"t","data":1e400,"x":1})", "not JSON: "},
+        {R"({"seq":18446744073709551616,"ts":"t","data":1})", "a record whose seq"},
+        {R"({"ts":"t","seq":1,"data":)" + std::string(1500, '[') + std::string(1500, ']') + "}",
+         "not readable here: "},
+    };
+    for (const auto& [line, expected] : cases) {
+        const std::string& shown = line;
+        CAPTURE(shown);
+        std::string error;
+        CHECK_FALSE(parseLine(line, error));
+        CHECK(error.starts_with(expected));
+    }
+    // A record in another framing is still one, with its data read as before.
+    const Record reordered = parsedRecord(R"({"ts":"t","data":{"b":[1, 2.50]},"seq":4})");
+    CHECK(reordered.seq == 4);
+    CHECK(payloadOf(reordered) == R"({"b":[1, 2.50]})");
+    CHECK(parsedRecord(R"({"seq":2,"ts":"t\"","data":"x"})").ts == "t\"");
 }
 
 TEST_CASE("requests are one compact line each")

@@ -135,6 +135,35 @@ TEST_CASE("text that is not JSON is a JSON string, with newlines escaped")
     CHECK(lineFor("42 is not JSON").find(R"("data":"42 is not JSON")") != std::string::npos);
 }
 
+TEST_CASE("a JSON string's text, which a lone surrogate does not have")
+{
+    const auto text = [](std::string_view quoted) {
+        std::string out = "prefix";
+        if (!appendJsonStringText(quoted, out)) {
+            CHECK(out == "prefix");
+            return std::string("<none>");
+        }
+        return out.substr(6);
+    };
+    CHECK(text(R"("")") == "");
+    CHECK(text(R"("a\"b\\c\/d\b\f\n\r\t")") == "a\"b\\c/d\b\f\n\r\t");
+    CHECK(text(R"("\u0041\u00e9\u20AC\ud83d\ude00 é")") == "Aé€😀 é");
+    CHECK(text(R"("\u0000")") == std::string(1, '\0'));
+    for (const char* lone : {R"("\ud800")", R"("\udc00")", R"("\ud800\u0041")", R"("\ud800x")",
+                             R"("\udbff\ud800")", R"("\ude00\ud83d")"}) {
+        CAPTURE(lone);
+        CHECK(text(lone) == "<none>");
+        CHECK(hasLoneSurrogate(lone));
+    }
+    for (const char* bad :
+         {"", "\"", "x", R"("a)", R"("a\")", R"("\x")", R"("\u12")", R"("a"b")", "\"\n\""}) {
+        CAPTURE(bad);
+        CHECK(text(bad) == "<none>");
+    }
+    CHECK_FALSE(hasLoneSurrogate(R"({"\\ud800":["\ud83d\ude00","\\\u0041"]})"));
+    CHECK(hasLoneSurrogate(R"({"a":["\\\ud800"]})"));
+}
+
 TEST_CASE("unicode passes through untouched")
 {
     CHECK(lineFor("来自后台的反馈:连接成功").find("\"data\":\"来自后台的反馈:连接成功\"") !=
