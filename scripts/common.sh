@@ -9,6 +9,7 @@ build_dir="$repo_root/build"
 base_packages=(
     g++ meson ninja-build pkg-config cmake
     libwebsockets-dev libjsoncpp-dev libsystemd-dev libyaml-cpp-dev doctest-dev libssl-dev
+    zlib1g-dev
     python3 openssl systemd tinyproxy iproute2 python3-websockets
 )
 # What scripts/fuzz adds (scripts/test runs it): clang with libFuzzer and the sanitizer

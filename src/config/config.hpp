@@ -168,12 +168,37 @@ struct SinkConfig
     bool operator==(const SinkConfig&) const = default;
 };
 
+struct StoreConfig
+{
+    std::string path; // "": a ring in memory
+    // Unset: 1GiB on disk, 16MiB in memory.
+    std::size_t maxSize = 0;
+    Duration maxAge{0}; // 0: no age limit
+    enum class Sync
+    {
+        Always,
+        Interval,
+        None
+    } sync = Sync::Interval;
+    Duration syncInterval = std::chrono::seconds(1);
+
+    bool operator==(const StoreConfig&) const = default;
+
+    std::size_t effectiveMaxSize() const noexcept
+    {
+        if (maxSize != 0)
+            return maxSize;
+        return path.empty() ? std::size_t{16} << 20 : std::size_t{1} << 30;
+    }
+};
+
 struct Config
 {
     ServerConfig server;
     HeartbeatConfig heartbeat;
     ReconnectConfig reconnect;
     FilterConfig filter;
+    StoreConfig store;
     std::vector<SinkConfig> sinks;
 };
 

@@ -843,6 +843,37 @@ SinkSettings parseUnixSink(const Section& section)
     return sink;
 }
 
+StoreConfig parseStore(const Section& section)
+{
+    section.allowOnly({"path", "max_size", "max_age", "sync", "sync_interval"});
+    StoreConfig store;
+    if (auto v = section.get("path")) {
+        store.path = v->absolutePathOrEmpty();
+    }
+    if (auto v = section.get("max_size")) {
+        store.maxSize = v->size();
+        // A segment is an eighth of it: below 1MiB, segments would be smaller than a message.
+        if (store.maxSize < (std::size_t{1} << 20)) {
+            v->outOfRange("at least 1MiB");
+        }
+    }
+    if (auto v = section.get("max_age")) {
+        store.maxAge = v->duration();
+    }
+    if (auto v = section.get("sync")) {
+        store.sync = v->oneOf<StoreConfig::Sync>({{"always", StoreConfig::Sync::Always},
+                                                  {"interval", StoreConfig::Sync::Interval},
+                                                  {"none", StoreConfig::Sync::None}});
+    }
+    if (auto v = section.get("sync_interval")) {
+        store.syncInterval = v->duration();
+        if (store.syncInterval <= Duration{0}) {
+            v->outOfRange("greater than 0");
+        }
+    }
+    return store;
+}
+
 SinkSettings parseFileSink(const Section& section)
 {
     section.allowOnly(
@@ -1018,7 +1049,7 @@ Config parseConfig(const std::string& text, const std::string& path)
         root.fail("the document root must be a mapping of sections, got " + root.describe());
     }
     const Section top(root);
-    top.allowOnly({"server", "heartbeat", "reconnect", "filter", "sinks"});
+    top.allowOnly({"server", "heartbeat", "reconnect", "filter", "store", "sinks"});
 
     Config config;
     if (auto v = top.get("server")) {
@@ -1034,6 +1065,9 @@ Config parseConfig(const std::string& text, const std::string& path)
     }
     if (auto v = top.get("filter")) {
         config.filter = parseFilter(Section(*v));
+    }
+    if (auto v = top.get("store")) {
+        config.store = parseStore(Section(*v));
     }
     if (auto v = top.get("sinks")) {
         config.sinks = parseSinks(*v);

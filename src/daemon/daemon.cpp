@@ -19,14 +19,6 @@ namespace wspush::daemon {
 
 namespace {
 
-std::string newRunId()
-{
-    std::random_device random;
-    char text[17];
-    std::snprintf(text, sizeof text, "%08x%08x", random(), random());
-    return text;
-}
-
 const char* stateName(connection::PushClient::State state)
 {
     using State = connection::PushClient::State;
@@ -49,9 +41,10 @@ const char* stateName(connection::PushClient::State state)
 } // namespace
 
 Daemon::Daemon(std::string configPath, config::Config config)
-    : configPath_(std::move(configPath)), runId_(newRunId()), config_(std::move(config)),
+    : configPath_(std::move(configPath)), config_(std::move(config)),
       signals_(loop_, {SIGTERM, SIGINT, SIGHUP}, [this](int signal) { onSignal(signal); }),
-      notifier_(loop_), sinks_(createSinks(config_)), client_(loop_, *this, config_)
+      notifier_(loop_), store_(config_.store, loop_, records_), sinks_(createSinks(config_)),
+      catchUp_(loop_.context(), [] {}), client_(loop_, *this, config_)
 {
     useFilter(config_.filter);
     if (sinks_.empty())
@@ -66,8 +59,9 @@ int Daemon::run()
     notifier_.ready("connecting to " + client_.displayUrl());
     client_.start();
     loop_.run([this] { flushSinks(); });
+    store_.sync();
     log::notice("wspushd stopped: " + std::to_string(client_.counters().received) +
-                " messages received, " + std::to_string(nextSeq_ - 1) + " forwarded, " +
+                " messages received, " + std::to_string(forwarded_) + " forwarded, " +
                 std::to_string(filtered_) + " filtered, " +
                 std::to_string(client_.counters().oversized) + " oversized");
     return exitCode_;
@@ -112,6 +106,7 @@ void Daemon::reload() noexcept
             client_.reconfigure(config_);
             throw;
         }
+        store_.reconfigure(next.store);
         useFilter(next.filter);
         config_ = std::move(next);
         log::notice("reloaded " + configPath_);
@@ -126,7 +121,7 @@ void Daemon::reload() noexcept
 void Daemon::replaceSinks(const std::vector<config::SinkConfig>& next)
 {
     flushSinks();
-    std::vector<std::unique_ptr<sinks::Sink>> kept(next.size());
+    std::vector<std::unique_ptr<SinkFeed>> kept(next.size());
     for (std::size_t i = 0; i < sinks_.size(); ++i) {
         for (std::size_t j = 0; j < next.size(); ++j) {
             if (!kept[j] && next[j] == config_.sinks[i]) {
@@ -137,7 +132,7 @@ void Daemon::replaceSinks(const std::vector<config::SinkConfig>& next)
     }
     for (std::size_t j = 0; j < next.size(); ++j) {
         for (std::size_t i = 0; i < sinks_.size() && !kept[j]; ++i) {
-            if (sinks_[i] && sinks_[i]->reconfigure(next[j]))
+            if (sinks_[i] && sinks_[i]->sink().reconfigure(next[j]))
                 kept[j] = std::move(sinks_[i]);
         }
     }
@@ -146,9 +141,9 @@ void Daemon::replaceSinks(const std::vector<config::SinkConfig>& next)
     try {
         for (std::size_t j = 0; j < next.size(); ++j) {
             if (!kept[j])
-                kept[j] = sinks::createSink(next[j], loop_, *this);
+                kept[j] = createSink(next[j]);
             else
-                kept[j]->reopen();
+                kept[j]->sink().reopen();
         }
         sinks_ = std::move(kept);
     } catch (...) {
@@ -158,25 +153,45 @@ void Daemon::replaceSinks(const std::vector<config::SinkConfig>& next)
     }
 }
 
+// After each batch of loop events: the records of the batch go into the store, then to
+// every sink that takes them.
 void Daemon::flushSinks() noexcept
 {
-    for (auto& sink : sinks_)
-        sink->flush();
+    store_.commit();
+    feedSinks();
     iterationUs_ = 0;
 }
 
-std::vector<std::unique_ptr<sinks::Sink>> Daemon::createSinks(const config::Config& config)
+void Daemon::feedSinks() noexcept
 {
-    std::vector<std::unique_ptr<sinks::Sink>> created;
+    bool more = false;
+    for (auto& feed : sinks_)
+        more = feed->feed() || more;
+    for (auto& feed : sinks_) {
+        feed->sink().flush();
+        feed->keepPosition();
+    }
+    if (more && !catchUp_.isPending())
+        catchUp_.schedule(std::chrono::microseconds(0));
+}
+
+std::unique_ptr<SinkFeed> Daemon::createSink(const config::SinkConfig& config)
+{
+    return std::make_unique<SinkFeed>(store_, sinks::createSink(config, loop_, *this));
+}
+
+std::vector<std::unique_ptr<SinkFeed>> Daemon::createSinks(const config::Config& config)
+{
+    std::vector<std::unique_ptr<SinkFeed>> created;
     for (const auto& sink : config.sinks)
-        created.push_back(sinks::createSink(sink, loop_, *this));
+        created.push_back(createSink(sink));
     return created;
 }
 
 std::string Daemon::stateText() const
 {
     if (client_.state() == connection::PushClient::State::Connected)
-        return "connected to " + client_.displayUrl() + ", " + std::to_string(nextSeq_ - 1) +
+        return "connected to " + client_.displayUrl() + ", " + std::to_string(forwarded_) +
                " messages";
     return std::string(stateName(client_.state())) + ": " + client_.displayUrl();
 }
@@ -189,22 +204,23 @@ void Daemon::onRetryScheduled(config::Duration delay, const std::string& reason)
 void Daemon::onConnected() noexcept
 {
     notifier_.status(stateText());
-    for (auto& sink : sinks_)
-        sink->onLinkUp(client_.displayUrl());
+    for (auto& feed : sinks_)
+        feed->sink().onLinkUp(client_.displayUrl());
 }
 
 void Daemon::onDisconnected(const std::string& reason) noexcept
 {
     notifier_.status("disconnected: " + reason);
-    for (auto& sink : sinks_)
-        sink->onLinkDown(reason);
+    for (auto& feed : sinks_)
+        feed->sink().onLinkDown(reason);
 }
 
 Json::Value Daemon::status() const
 {
     const auto& counters = client_.counters();
     Json::Value status(Json::objectValue);
-    status["run"] = runId_;
+    status["run"] = store_.epoch(); // the round-1 name, kept for old clients
+    status["epoch"] = store_.epoch();
     status["state"] = stateName(client_.state());
     status["server"] = client_.displayUrl();
     if (client_.state() == connection::PushClient::State::Connected) {
@@ -216,18 +232,27 @@ Json::Value Daemon::status() const
     }
     status["reconnects"] = Json::UInt64(counters.reconnects);
     status["received"] = Json::UInt64(counters.received);
-    status["forwarded"] = Json::UInt64(nextSeq_ - 1);
+    status["forwarded"] = Json::UInt64(forwarded_);
     status["filtered"] = Json::UInt64(filtered_);
     status["oversized"] = Json::UInt64(counters.oversized);
-    status["last_seq"] = Json::UInt64(nextSeq_ - 1);
+    status["last_seq"] = Json::UInt64(store_.lastSeq());
+    Json::Value store(Json::objectValue);
+    store["path"] = store_.path();
+    store["epoch"] = store_.epoch();
+    store["first"] = Json::UInt64(store_.firstSeq());
+    store["last"] = Json::UInt64(store_.lastSeq());
+    store["bytes"] = Json::UInt64(store_.bytes());
+    status["store"] = store;
     Json::Value sinkList(Json::arrayValue);
     for (std::size_t i = 0; i < sinks_.size(); ++i) {
-        const sinks::SinkCounters sinkCounters = sinks_[i]->counters();
+        const sinks::Sink& sink = sinks_[i]->sink();
+        const sinks::SinkCounters sinkCounters = sink.counters();
         Json::Value entry(Json::objectValue);
         entry["type"] = config_.sinks[i].type;
-        entry["name"] = sinks_[i]->name();
+        entry["name"] = sink.name();
         entry["forwarded"] = Json::UInt64(sinkCounters.forwarded);
-        entry["dropped"] = Json::UInt64(sinkCounters.dropped);
+        entry["dropped"] = Json::UInt64(sinkCounters.dropped + sinks_[i]->lost());
+        entry["lag"] = Json::UInt64(sinks_[i]->lag());
         sinkList.append(entry);
     }
     status["sinks"] = sinkList;
@@ -251,7 +276,7 @@ void Daemon::onMessage(std::string&& payload, bool binary) noexcept
         iterationUs_ = record::nowUs();
     try {
         std::shared_ptr<record::Record> record = records_.take();
-        record->seq = nextSeq_;
+        record->seq = store_.nextSeq();
         record->receivedUs = iterationUs_;
         record->binary = binary;
         // The client gets the record's old buffer back, for its next message.
@@ -259,14 +284,12 @@ void Daemon::onMessage(std::string&& payload, bool binary) noexcept
         const std::size_t invalidUtf8 = record::encodeLine(*record);
         if (invalidUtf8 != 0) {
             invalidUtf8_ += invalidUtf8;
-            log::warning("message " + std::to_string(nextSeq_) +
+            log::warning("message " + std::to_string(record->seq) +
                          ": invalid UTF-8 replaced by U+FFFD (" + std::to_string(invalidUtf8) +
                          " sequences)");
         }
-        ++nextSeq_;
-        const std::shared_ptr<const record::Record> shared = std::move(record);
-        for (auto& sink : sinks_)
-            sink->deliver(shared);
+        ++forwarded_;
+        store_.append(std::move(record));
     } catch (const std::bad_alloc&) {
         log::error("out of memory: a message was dropped before it got a seq");
     }

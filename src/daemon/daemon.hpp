@@ -9,17 +9,20 @@
 
 #include "config/config.hpp"
 #include "connection/push_client.hpp"
+#include "daemon/sink_feed.hpp"
 #include "event/event_loop.hpp"
 #include "event/signal_watcher.hpp"
+#include "event/timer.hpp"
 #include "record/record_pool.hpp"
 #include "sinks/sink.hpp"
 #include "sinks/sink_host.hpp"
+#include "store/store.hpp"
 #include "systemd/notifier.hpp"
 
 namespace wspush::daemon {
 
-// Owns the loop, the push connection and the sinks, and turns each received message into
-// one record for every sink.
+// Owns the loop, the push connection, the store and the sinks: each received message becomes
+// one record in the store, and every sink reads the store through its own cursor.
 class Daemon final : private connection::PushClient::Listener, private sinks::SinkHost
 {
 public:
@@ -35,6 +38,7 @@ private:
     void onSignal(int signal) noexcept;
     void reload() noexcept;
     void flushSinks() noexcept;
+    void feedSinks() noexcept;
     void useFilter(const config::FilterConfig& filter);
 
     void onConnected() noexcept override;
@@ -44,22 +48,24 @@ private:
     void onStopped(bool gaveUp) noexcept override;
 
     Json::Value status() const override;
-    const std::string& runId() const override { return runId_; }
+    store::Store& store() override { return store_; }
     std::string sendUpstream(std::string text, std::function<void(bool)> written) override;
 
-    std::vector<std::unique_ptr<sinks::Sink>> createSinks(const config::Config& config);
+    std::unique_ptr<SinkFeed> createSink(const config::SinkConfig& config);
+    std::vector<std::unique_ptr<SinkFeed>> createSinks(const config::Config& config);
     // For STATUS=: "connected to URL, 1042 messages", "waiting: URL".
     std::string stateText() const;
     void replaceSinks(const std::vector<config::SinkConfig>& next);
 
     std::string configPath_;
-    std::string runId_;
     config::Config config_;
     event::EventLoop loop_;
     event::SignalWatcher signals_;
     systemd::Notifier notifier_;
-    record::RecordPool records_; // before the sinks: it outlives every record they hold
-    std::vector<std::unique_ptr<sinks::Sink>> sinks_;
+    record::RecordPool records_; // before the store and sinks: it outlives every record
+    store::Store store_;
+    std::vector<std::unique_ptr<SinkFeed>> sinks_;
+    event::Timer catchUp_; // another loop iteration, for sinks with records left to take
     connection::PushClient client_;
 
     std::unordered_set<std::string> dropTexts_;
@@ -67,7 +73,7 @@ private:
     // The receive time of the records of this loop iteration, read once when the first one
     // arrives (0: none yet): they all came out of the same read().
     std::int64_t iterationUs_ = 0;
-    std::uint64_t nextSeq_ = 1;
+    std::uint64_t forwarded_ = 0; // in this run
     std::uint64_t filtered_ = 0;
     std::uint64_t invalidUtf8_ = 0;
     bool stopping_ = false;

@@ -10,6 +10,7 @@
 #include "config/loader.hpp"
 #include "connection/token.hpp"
 #include "daemon/daemon.hpp"
+#include "store/verify.hpp"
 #include "system/log.hpp"
 
 namespace {
@@ -22,17 +23,20 @@ struct Options
 {
     std::string configPath = WSPUSH_DEFAULT_CONFIG;
     bool checkOnly = false;
+    bool verifyStore = false;
     bool verbose = false;
 };
 
 void printUsage(std::FILE* to)
 {
     std::fprintf(to,
-                 "Usage: wspushd [--config PATH] [--check-config] [--verbose] [--version] "
-                 "[--help]\n"
+                 "Usage: wspushd [--config PATH] [--check-config] [--verify-store] [--verbose]\n"
+                 "               [--version] [--help]\n"
                  "Keeps a WebSocket push connection alive and hands every message to sinks.\n\n"
                  "  -c, --config PATH   configuration file (default %s)\n"
                  "      --check-config  validate the configuration and exit\n"
+                 "      --verify-store  check every record of the store offline; exit 1 on "
+                 "damage\n"
                  "  -v, --verbose       log debug details, libwebsockets' included\n"
                  "      --version       print the version and exit\n"
                  "  -h, --help          print this help and exit\n",
@@ -45,11 +49,13 @@ std::optional<int> parseArguments(int argc, char** argv, Options& options)
     enum
     {
         optCheck = 256,
+        optVerifyStore,
         optVersion
     };
     static const option longOptions[] = {
         {"config", required_argument, nullptr, 'c'},
         {"check-config", no_argument, nullptr, optCheck},
+        {"verify-store", no_argument, nullptr, optVerifyStore},
         {"verbose", no_argument, nullptr, 'v'},
         {"version", no_argument, nullptr, optVersion},
         {"help", no_argument, nullptr, 'h'},
@@ -62,6 +68,9 @@ std::optional<int> parseArguments(int argc, char** argv, Options& options)
             break;
         case optCheck:
             options.checkOnly = true;
+            break;
+        case optVerifyStore:
+            options.verifyStore = true;
             break;
         case 'v':
             options.verbose = true;
@@ -93,6 +102,21 @@ wspush::config::Config loadConfig(const std::string& path)
     return config;
 }
 
+// --verify-store: 0 when the store is sound (or there is none), 1 otherwise.
+int verifyStore(const wspush::config::StoreConfig& store)
+{
+    if (store.path.empty()) {
+        std::printf("no store.path is configured: records are kept in memory only\n");
+        return 0;
+    }
+    try {
+        return wspush::store::verifyStore(store.path, stdout) ? 0 : exitFailure;
+    } catch (const std::exception& error) {
+        wspush::log::error(error.what());
+        return exitFailure;
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -117,6 +141,8 @@ int main(int argc, char** argv)
         std::printf("%s: configuration is valid\n", options.configPath.c_str());
         return 0;
     }
+    if (options.verifyStore)
+        return verifyStore(config.store);
 
     try {
         daemon::Daemon daemon(options.configPath, std::move(config));

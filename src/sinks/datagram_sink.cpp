@@ -47,16 +47,12 @@ void DatagramSink::deliver(const std::shared_ptr<const record::Record>& record) 
     try {
         std::string datagram;
         encode(*record, datagram);
-        // A burst within one loop iteration is sent now rather than dropped.
+        // A burst within one loop iteration is sent now: only a receiver that does not
+        // take entries makes the sink stop taking records.
         if (pendingBytes_ + datagram.size() > maxQueue_ && !outage_.ongoing())
             flush();
-        if (pendingBytes_ + datagram.size() > maxQueue_) {
-            ++counters_.dropped;
-            outage_.countDrop();
-            return;
-        }
         pendingBytes_ += datagram.size();
-        pending_.push_back(std::move(datagram));
+        pending_.emplace_back(record->seq, std::move(datagram));
     } catch (const std::bad_alloc&) {
         ++counters_.dropped;
         outage_.countDrop();
@@ -71,15 +67,20 @@ void DatagramSink::flush() noexcept
         fail(std::string("cannot connect to ") + socketPath_ + ": " + std::strerror(errno));
         return;
     }
+    bool sent = false;
     while (!pending_.empty()) {
-        const std::string& datagram = pending_.front();
+        const auto& [seq, datagram] = pending_.front();
         if (::send(socket_.get(), datagram.data(), datagram.size(), MSG_NOSIGNAL) < 0) {
             if (errno == EINTR)
                 continue;
             if (errno == EMSGSIZE && sendOversized(socket_.get(), datagram)) {
                 // sent another way
             } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-                fail(socketPath_ + " is not taking entries (is its reader stopped?)");
+                // A receiver that took some and is full now is slow, not stopped.
+                if (sent)
+                    retryTimer_.schedule(retryInterval);
+                else
+                    fail(socketPath_ + " is not taking entries (is its reader stopped?)");
                 return;
             } else if (errno == EMSGSIZE) {
                 log::warning(name_ + ": dropped a record too large for " + socketPath_);
@@ -92,11 +93,13 @@ void DatagramSink::flush() noexcept
             }
         } else {
             ++counters_.forwarded;
+            sent = true;
+            outage_.end(); // taking entries again, though a backlog may be left
         }
         pendingBytes_ -= datagram.size();
+        handedOn_ = seq;
         pending_.pop_front();
     }
-    outage_.end();
 }
 
 void DatagramSink::fail(const std::string& why) noexcept

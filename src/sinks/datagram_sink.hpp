@@ -15,13 +15,15 @@ namespace wspush::sinks {
 
 // Hands each record as one datagram to a local logging socket (journald, syslogd) without
 // ever blocking the loop: sd_journal_send() and syslog(3) block while the receiver is
-// stopped or slow. What the socket does not take waits in memory up to max_queue bytes,
-// is retried, and beyond that is dropped and counted; recovery is logged with the count.
+// stopped or slow. What the socket does not take waits in memory up to max_queue bytes and
+// is retried; meanwhile the sink takes no more. Recovery is logged.
 class DatagramSink : public Sink
 {
 public:
     void deliver(const std::shared_ptr<const record::Record>& record) noexcept override;
     void flush() noexcept override;
+    bool wantsMore() const noexcept override { return pendingBytes_ < maxQueue_; }
+    std::uint64_t handedOn() const noexcept override { return handedOn_; }
 
     SinkCounters counters() const noexcept override { return counters_; }
     const std::string& name() const noexcept override { return name_; }
@@ -47,7 +49,8 @@ private:
     std::size_t maxQueue_;
     system::UniqueFd socket_;
 
-    std::deque<std::string> pending_;
+    std::deque<std::pair<std::uint64_t, std::string>> pending_; // seq, datagram
+    std::uint64_t handedOn_ = 0;
     std::size_t pendingBytes_ = 0;
 
     SinkCounters counters_;

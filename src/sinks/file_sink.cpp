@@ -2,6 +2,7 @@
 #include "sinks/file_sink.hpp"
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fcntl.h>
 #include <stdexcept>
@@ -27,6 +28,49 @@ FileSink::FileSink(const config::FileSinkConfig& config, event::EventLoop& loop)
 {
     if (!open())
         throw std::runtime_error("cannot open " + config_.path + ": " + std::strerror(errno));
+    if (config_.format == config::FileSinkConfig::Format::Jsonl)
+        readLastLine();
+}
+
+// After a crash the file may end in half a line, and the cursor kept in the store may be
+// behind the last line written: the half line goes, and holdsUpTo() tells where to go on.
+void FileSink::readLastLine() noexcept
+{
+    constexpr std::size_t tailBytes = 64 * 1024;
+    const system::UniqueFd fd(::open(config_.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.isValid() || size_ == 0)
+        return;
+    const std::uint64_t start = size_ > tailBytes ? size_ - tailBytes : 0;
+    std::string tail(size_ - start, '\0');
+    const ssize_t got = pread(fd.get(), tail.data(), tail.size(), static_cast<off_t>(start));
+    if (got != static_cast<ssize_t>(tail.size()))
+        return;
+    const auto lastNewline = tail.rfind('\n');
+    const std::uint64_t complete =
+        lastNewline == std::string::npos ? start : start + lastNewline + 1;
+    if (complete != size_ && (lastNewline != std::string::npos || start == 0)) {
+        log::warning(name_ + ": cut " + std::to_string(size_ - complete) +
+                     " bytes of an unfinished line off the end");
+        if (ftruncate(fd_.get(), static_cast<off_t>(complete)) == 0)
+            size_ = complete;
+    }
+    if (lastNewline == std::string::npos)
+        return;
+    const auto lineStart = tail.rfind('\n', lastNewline == 0 ? 0 : lastNewline - 1);
+    const std::string_view line = std::string_view(tail).substr(
+        lineStart == std::string::npos || lastNewline == 0 ? 0 : lineStart + 1);
+    constexpr std::string_view prefix = "{\"seq\":";
+    if (!line.starts_with(prefix))
+        return;
+    std::uint64_t seq = 0;
+    const char* digits = line.data() + prefix.size();
+    if (std::from_chars(digits, line.data() + line.size(), seq).ec == std::errc())
+        holdsUpTo_ = seq;
+}
+
+bool FileSink::wantsMore() const noexcept
+{
+    return pending_.size() - pendingOffset_ < config_.maxQueue;
 }
 
 bool FileSink::open() noexcept
@@ -45,15 +89,10 @@ void FileSink::deliver(const std::shared_ptr<const record::Record>& record) noex
 {
     const bool raw = config_.format == config::FileSinkConfig::Format::Raw;
     const std::size_t length = raw ? record->payload.size() + 1 : record->line.size();
-    // A burst larger than max_queue within one loop iteration is written now rather than
-    // dropped: only a file that does not take records may cost any.
+    // A burst larger than max_queue within one loop iteration is written now: only a file
+    // that does not take records makes the sink stop taking them.
     if (pending_.size() - pendingOffset_ + length > config_.maxQueue && !outage_.ongoing())
         flush();
-    if (pending_.size() - pendingOffset_ + length > config_.maxQueue) {
-        ++counters_.dropped;
-        outage_.countDrop();
-        return;
-    }
     try {
         if (raw) {
             pending_.append(record->payload);
@@ -62,6 +101,7 @@ void FileSink::deliver(const std::shared_ptr<const record::Record>& record) noex
             pending_.append(record->line);
         }
         ++pendingRecords_;
+        pendingLastSeq_ = record->seq;
     } catch (const std::bad_alloc&) {
         ++counters_.dropped;
         outage_.countDrop();
@@ -82,6 +122,7 @@ void FileSink::flush() noexcept
     }
     counters_.forwarded += pendingRecords_;
     pendingRecords_ = 0;
+    handedOn_ = pendingLastSeq_;
     pending_.clear();
     pendingOffset_ = 0;
     outage_.end();

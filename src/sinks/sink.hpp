@@ -16,15 +16,28 @@ struct SinkCounters
     std::uint64_t dropped = 0;
 };
 
-// Where records go. Every method runs on the event loop and must not block it: a sink
-// queues what it cannot hand on at once, within its own bound, and counts what it drops.
+// Where records go. Every method runs on the event loop and must not block it. The daemon
+// reads the store at the sink's own cursor and delivers while the sink wants more: a sink
+// that cannot hand records on stops wanting them, and is fed again from the store later.
 class Sink
 {
 public:
     virtual ~Sink() = default;
 
-    // Records arrive in seq order, each once. The record is shared with the other sinks.
+    // Records arrive in seq order, each once (a seq may be skipped: removed from the store
+    // before this sink got it). The record is shared with the other sinks.
     virtual void deliver(const std::shared_ptr<const record::Record>& record) noexcept = 0;
+    // Whether deliver() may be called now: false while its queue is full.
+    virtual bool wantsMore() const noexcept { return true; }
+    // The seq of the last record it handed on for good (written, sent), which its cursor
+    // in the store keeps across restarts.
+    virtual std::uint64_t handedOn() const noexcept = 0;
+    // The last seq it already holds from an earlier run (a file's last line), so that a
+    // restart does not write it twice; 0 when unknown.
+    virtual std::uint64_t holdsUpTo() const noexcept { return 0; }
+    // Whether its position survives a restart; a sink that only serves who is listening
+    // starts at the newest record.
+    virtual bool keepsCursor() const noexcept { return true; }
     // After each batch of loop events: hand on what deliver() queued.
     virtual void flush() noexcept {}
     // SIGHUP: reopen what may have been rotated away.

@@ -17,6 +17,7 @@
 #include "event/lws_strings.hpp"
 #include "record/timestamp.hpp"
 #include "sinks/unix_events.hpp"
+#include "store/reader.hpp"
 #include "system/errno_error.hpp"
 #include "system/log.hpp"
 
@@ -293,8 +294,6 @@ bool UnixSink::reconfigure(const config::SinkConfig& next) noexcept
     config_ = *settings;
     for (auto& [id, client] : clients_)
         client->setLimits(config_);
-    while (held_.size() > config_.replay)
-        held_.pop_front();
     if (activatedFd_ < 0 && !isAbstract(config_.path)) {
         try {
             applyPermissions();
@@ -333,29 +332,40 @@ void UnixSink::handleRequest(UnixClient& client, std::string_view line) noexcept
     }
 }
 
+// A replay reaches back at most `replay` records, read from the store.
 void UnixSink::replay(UnixClient& client, const ReplayRequest& request) noexcept
 {
-    const bool otherRun = !request.run.empty() && request.run != host_.runId();
-    const std::uint64_t since = otherRun ? 0 : request.since;
+    store::Store& store = host_.store();
+    const bool otherEpoch = !request.run.empty() && request.run != store.epoch();
+    const std::uint64_t since = otherEpoch ? 0 : request.since;
     // Records from the lowest one already queued upwards are on their way.
     const std::uint64_t upper = client.lowestSeq() != 0 ? client.lowestSeq() - 1 : lastSeq_;
     if (upper <= since)
         return;
 
-    std::uint64_t from = since + 1;
-    const std::uint64_t oldest = held_.empty() ? lastSeq_ + 1 : held_.front()->seq;
+    const std::uint64_t reach = upper >= config_.replay ? upper - config_.replay + 1 : 1;
+    const std::uint64_t first = store.firstSeq();
+    const std::uint64_t oldest = std::max(reach, first == 0 ? upper + 1 : first);
     try {
+        std::vector<std::shared_ptr<const record::Record>> wanted;
+        std::uint64_t from = since + 1;
+        if (config_.replay != 0 && from <= upper) {
+            const auto reader = store.reader(std::max(since, oldest - 1));
+            while (reader->position() < upper) {
+                auto record = reader->next();
+                if (!record || record->seq > upper)
+                    break;
+                wanted.push_back(std::move(record));
+            }
+        }
+        const std::uint64_t firstSent = wanted.empty() ? upper + 1 : wanted.front()->seq;
         std::string gapLine;
-        if (from < oldest) {
+        if (from < firstSent) {
             Json::Value fields;
             fields["from"] = Json::UInt64(from);
-            fields["to"] = Json::UInt64(std::min(oldest - 1, upper));
+            fields["to"] = Json::UInt64(firstSent - 1);
             gapLine = eventLine("gap", fields);
-            from = oldest;
         }
-        std::vector<std::shared_ptr<const record::Record>> wanted;
-        for (std::uint64_t seq = from; seq <= upper; ++seq)
-            wanted.push_back(held_[seq - oldest]);
         client.insertReplayed(std::move(gapLine), wanted);
     } catch (const std::bad_alloc&) {
         log::error(name_ + ": out of memory during a replay");
@@ -410,15 +420,6 @@ void UnixSink::sendUpstream(UnixClient& client, SendRequest&& request) noexcept
 void UnixSink::deliver(const std::shared_ptr<const record::Record>& record) noexcept
 {
     lastSeq_ = record->seq;
-    if (config_.replay != 0) {
-        try {
-            held_.push_back(record);
-            if (held_.size() > config_.replay)
-                held_.pop_front();
-        } catch (const std::bad_alloc&) {
-            held_.clear();
-        }
-    }
     for (auto& [id, client] : clients_)
         client->pushRecord(record);
 }

@@ -35,6 +35,8 @@ public:
     void onLinkUp(const std::string& server) noexcept override;
     void onLinkDown(const std::string& reason) noexcept override;
     bool reconfigure(const config::SinkConfig& next) noexcept override;
+    std::uint64_t handedOn() const noexcept override { return lastSeq_; }
+    bool keepsCursor() const noexcept override { return false; }
 
     SinkCounters counters() const noexcept override;
     const std::string& name() const noexcept override { return name_; }
@@ -71,7 +73,6 @@ private:
 
     std::map<std::uint64_t, std::unique_ptr<UnixClient>> clients_;
     std::uint64_t nextClientId_ = 1;
-    std::deque<std::shared_ptr<const record::Record>> held_; // the replay ring
     std::uint64_t lastSeq_ = 0;
     SinkCounters closedClients_; // what clients that left had been sent or dropped
     // Send confirmations check it, so one arriving after this sink is gone does nothing.

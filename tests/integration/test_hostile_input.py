@@ -103,10 +103,11 @@ class HostileServer(harness.DaemonTestCase):
 
         status = watcher.status()
         file_sink = next(s for s in status["sinks"] if s["type"] == "file")
-        self.assertGreater(file_sink["dropped"], count - 2 * 1024)
-        daemon.log.wait_for_text("max_queue is full: dropping records")
-        # 100 MB went through; the queues hold 1 MiB each, the ring 1000 records of ~1.1 KiB.
-        bound_kib = 1 * MIB + 1 * MIB + 1100 + 1 * MIB + 16 * MIB  # + allocator and lws slack
+        # The in-memory store holds 16 MiB of records (about 7,000 of these) for the file
+        # sink; it skipped, logged and counted the rest.
+        self.assertGreater(file_sink["dropped"], count - 10 * 1024)
+        # 100 MB went through; the queues hold 1 MiB each, the store 16 MiB.
+        bound_kib = 1 * MIB + 1 * MIB + 16 * MIB + 1 * MIB + 16 * MIB  # + allocator, lws slack
         self.assertLess(peak_rss_kib(daemon.process.pid) - rss_before, bound_kib * SLACK)
 
 

@@ -245,7 +245,8 @@ class Status(UnixSinkTestCase):
         for reader in readers:
             reader.records(5)
         status = readers[0].status()
-        self.assertRegex(status["run"], r"^[0-9a-f]{16}$")
+        self.assertRegex(status["epoch"], r"^[0-9a-f]{32}$")
+        self.assertEqual(status["run"], status["epoch"])
         self.assertEqual(status["state"], "connected")
         self.assertEqual(status["server"], server.url())
         self.assertRegex(status["connected_since"],
@@ -255,9 +256,10 @@ class Status(UnixSinkTestCase):
         self.assertEqual((status["reconnects"], status["oversized"]), (0, 0))
         self.assertEqual(status["subscribers"], 3)
         self.assertEqual(status["sinks"], [
-            {"type": "file", "name": f"file {self.sink}", "forwarded": 5, "dropped": 0},
+            {"type": "file", "name": f"file {self.sink}", "forwarded": 5, "dropped": 0,
+             "lag": 0},
             {"type": "unix", "name": f"unix {self.socket_path}", "forwarded": 15,
-             "dropped": 0},
+             "dropped": 0, "lag": 0},
         ])
 
     def test_subscribers_follow_connects_and_leaves(self):

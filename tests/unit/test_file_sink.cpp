@@ -123,7 +123,7 @@ TEST_CASE("a record larger than max_size gets a file of its own")
     CHECK(slurp(config.path + ".1") == lineFor(1, "\"a long payload that will not fit\""));
 }
 
-TEST_CASE("a full disk holds records up to max_queue, drops the rest, and recovers")
+TEST_CASE("a full disk holds records up to max_queue, then takes no more until it recovers")
 {
     TempDir dir;
     event::EventLoop loop;
@@ -135,16 +135,18 @@ TEST_CASE("a full disk holds records up to max_queue, drops the rest, and recove
     sinks::FileSink sink(config, loop);
 
     const std::string payload = "\"" + std::string(1000, 'x') + "\"";
-    std::string held; // what fits in max_queue
-    std::uint64_t fits = 0;
-    while (held.size() + lineFor(fits + 1, payload).size() <= config.maxQueue)
-        held += lineFor(++fits, payload);
-    for (std::uint64_t seq = 1; seq <= fits + 5; ++seq) {
-        sink.deliver(recordFor(seq, payload));
+    std::string held;
+    std::uint64_t taken = 0;
+    while (sink.wantsMore()) {
+        sink.deliver(recordFor(++taken, payload));
+        held += lineFor(taken, payload);
         sink.flush();
     }
+    CHECK(held.size() >= config.maxQueue);
+    CHECK(held.size() < config.maxQueue + lineFor(taken, payload).size());
     CHECK(sink.counters().forwarded == 0);
-    CHECK(sink.counters().dropped == 5);
+    CHECK(sink.counters().dropped == 0);
+    CHECK(sink.handedOn() == 0);
 
     // The disk works again: the path now leads to a real file.
     fs::remove(link);
@@ -152,8 +154,23 @@ TEST_CASE("a full disk holds records up to max_queue, drops the rest, and recove
     std::ofstream(real).close();
     fs::create_symlink(real, link);
     sink.flush();
-    CHECK(sink.counters().forwarded == fits);
+    CHECK(sink.counters().forwarded == taken);
+    CHECK(sink.handedOn() == taken);
+    CHECK(sink.wantsMore());
     CHECK(slurp(real) == held);
+}
+
+TEST_CASE("a restarted file sink cuts a torn last line and says which seq it holds")
+{
+    TempDir dir;
+    event::EventLoop loop;
+    config::FileSinkConfig config;
+    config.path = dir.path / "messages.jsonl";
+    const std::string sound = lineFor(41, "1") + lineFor(42, "2");
+    std::ofstream(config.path) << sound << "{\"seq\":43,\"ts\":\"19";
+    const sinks::FileSink sink(config, loop);
+    CHECK(sink.holdsUpTo() == 42);
+    CHECK(slurp(config.path) == sound);
 }
 
 TEST_CASE("reopen follows a file moved away by logrotate")

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+#include "daemon/sink_feed.hpp"
+
+#include <algorithm>
+
+#include "system/log.hpp"
+
+namespace wspush::daemon {
+
+namespace {
+
+// Records one feed() delivers at most, so that a sink catching up on a backlog shares the
+// loop with the connection and the other sinks.
+constexpr unsigned batchRecords = 4096;
+
+} // namespace
+
+SinkFeed::SinkFeed(store::Store& store, std::unique_ptr<sinks::Sink> owned)
+    : store_(store), sink_(std::move(owned)), cursorName_("sink " + sink_->name())
+{
+    const sinks::Sink& sink = *sink_;
+    std::uint64_t after = store.lastSeq();
+    if (const auto cursor = sink.keepsCursor() ? store.cursor(cursorName_) : std::nullopt) {
+        after = *cursor;
+        // What the sink already holds from before a crash is not given to it again.
+        if (sink.holdsUpTo() > after && sink.holdsUpTo() <= store.lastSeq())
+            after = sink.holdsUpTo();
+        if (after < store.lastSeq())
+            log::notice(sink.name() + ": catching up from record " + std::to_string(after + 1) +
+                        " to " + std::to_string(store.lastSeq()));
+    }
+    reader_ = store.reader(after);
+}
+
+bool SinkFeed::feed() noexcept
+{
+    for (unsigned count = 0; count < batchRecords; ++count) {
+        if (!sink_->wantsMore())
+            return false;
+        const std::uint64_t expected = reader_->position() + 1;
+        auto record = reader_->next();
+        if (!record)
+            return false;
+        if (record->seq != expected) {
+            skipped_ += record->seq - expected;
+            log::warning(sink_->name() + ": records " + std::to_string(expected) + " to " +
+                         std::to_string(record->seq - 1) +
+                         " were no longer in the store when it got there; skipped");
+        }
+        sink_->deliver(record);
+    }
+    return reader_->hasNext();
+}
+
+void SinkFeed::keepPosition() noexcept
+{
+    if (sink_->keepsCursor() && sink_->handedOn() != 0)
+        store_.setCursor(cursorName_, sink_->handedOn());
+}
+
+std::uint64_t SinkFeed::lost() const noexcept
+{
+    const std::uint64_t first = store_.firstSeq();
+    const std::uint64_t next = reader_->position() + 1;
+    return skipped_ + (first > next ? first - next : 0);
+}
+
+std::uint64_t SinkFeed::lag() const noexcept
+{
+    return store_.lastSeq() - std::min(store_.lastSeq(), reader_->position());
+}
+
+} // namespace wspush::daemon
