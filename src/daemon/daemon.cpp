@@ -190,10 +190,27 @@ std::vector<std::unique_ptr<SinkFeed>> Daemon::createSinks(const config::Config&
 
 std::string Daemon::stateText() const
 {
-    if (client_.state() == connection::PushClient::State::Connected)
-        return "connected to " + client_.displayUrl() + ", " + std::to_string(forwarded_) +
-               " messages";
-    return std::string(stateName(client_.state())) + ": " + client_.displayUrl();
+    std::string text = client_.state() == connection::PushClient::State::Connected
+                           ? "connected to " + client_.displayUrl() + ", " +
+                                 std::to_string(forwarded_) + " messages"
+                           : std::string(stateName(client_.state())) + ": " + client_.displayUrl();
+    return text + "; " + storeText();
+}
+
+// "store /var/lib/wspushd/store 12 MiB, seq 1-1042, epoch 5f0c…; behind: file 12"
+std::string Daemon::storeText() const
+{
+    std::string text =
+        "store " + (store_.path().empty() ? std::string("in memory") : store_.path()) + " " +
+        std::to_string(store_.bytes() >> 20) + " MiB, seq " + std::to_string(store_.firstSeq()) +
+        "-" + std::to_string(store_.lastSeq()) + ", epoch " + store_.epoch().substr(0, 8);
+    std::string behind;
+    for (const auto& feed : sinks_) {
+        if (feed->lag() != 0)
+            behind += (behind.empty() ? "; behind: " : ", ") + feed->sink().name() + " " +
+                      std::to_string(feed->lag());
+    }
+    return text + behind;
 }
 
 void Daemon::onRetryScheduled(config::Duration delay, const std::string& reason) noexcept

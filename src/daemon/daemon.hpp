@@ -53,8 +53,9 @@ private:
 
     std::unique_ptr<SinkFeed> createSink(const config::SinkConfig& config);
     std::vector<std::unique_ptr<SinkFeed>> createSinks(const config::Config& config);
-    // For STATUS=: "connected to URL, 1042 messages", "waiting: URL".
+    // For STATUS=: "connected to URL, 1042 messages; store …", "waiting: URL; store …".
     std::string stateText() const;
+    std::string storeText() const;
     void replaceSinks(const std::vector<config::SinkConfig>& next);
 
     std::string configPath_;

@@ -63,8 +63,9 @@ class Notify(harness.DaemonTestCase):
         notify, server, daemon = self.start()
         ready = notify.wait_text("READY=1")
         self.assertIn(f"STATUS=connecting to {server.url()}", ready)
-        self.assertIn(f"STATUS=connected to {server.url()}, 0 messages",
-                      notify.wait_text("STATUS=connected"))
+        connected = notify.wait_text("STATUS=connected")
+        self.assertIn(f"STATUS=connected to {server.url()}, 0 messages", connected)
+        self.assertRegex(connected, r"; store in memory 0 MiB, seq 0-0, epoch [0-9a-f]{8}$")
         server.command("send one")
         harness.wait_records(self.sink, 1)
 
