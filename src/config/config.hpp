@@ -168,6 +168,19 @@ struct SinkConfig
     bool operator==(const SinkConfig&) const = default;
 };
 
+// Asking the server for what was missed, and dropping what comes twice.
+struct ResumeConfig
+{
+    std::string id;           // JSON pointer to each message's id; "": off
+    std::string initial;      // ${LAST_ID} before any id was seen
+    std::string message;      // sent right after each open, before the heartbeat
+    std::size_t dedup = 1024; // ids remembered
+    std::string sequence;     // JSON pointer to an integer that grows by 1 per message
+    bool reconnectOnGap = false;
+
+    bool operator==(const ResumeConfig&) const = default;
+};
+
 struct StoreConfig
 {
     std::string path; // "": a ring in memory
@@ -198,6 +211,7 @@ struct Config
     HeartbeatConfig heartbeat;
     ReconnectConfig reconnect;
     FilterConfig filter;
+    ResumeConfig resume;
     StoreConfig store;
     std::vector<SinkConfig> sinks;
 };

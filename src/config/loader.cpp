@@ -413,7 +413,8 @@ private:
 
 // ${NAME} comes from the environment. With a token source (`keepToken`), ${TOKEN} stays for
 // the connection to fill in afresh at every connect attempt; without one it is the
-// environment variable like any other, so that it is never silently empty.
+// environment variable like any other, so that it is never silently empty. ${LAST_ID} is
+// reserved: the connection fills it in with the last message id it has.
 std::string expandEnvironment(const Value& value, bool keepToken)
 {
     const std::string text = value.string();
@@ -439,6 +440,8 @@ std::string expandEnvironment(const Value& value, bool keepToken)
         }
         if (name == "TOKEN" && keepToken) {
             out += "${TOKEN}";
+        } else if (name == "LAST_ID") {
+            out += "${LAST_ID}";
         } else if (const char* env = std::getenv(name.c_str())) {
             out += env;
         } else if (name == "TOKEN") {
@@ -843,6 +846,56 @@ SinkSettings parseUnixSink(const Section& section)
     return sink;
 }
 
+// RFC 6901: "" or "/" followed by reference tokens, "~" only as "~0" or "~1".
+std::string parseJsonPointer(const Value& value)
+{
+    const std::string pointer = value.string();
+    bool valid = pointer.empty() || pointer.front() == '/';
+    for (std::size_t at = pointer.find('~'); valid && at != std::string::npos;
+         at = pointer.find('~', at + 1)) {
+        valid = at + 1 < pointer.size() && (pointer[at + 1] == '0' || pointer[at + 1] == '1');
+    }
+    if (!valid) {
+        value.fail("expected \"\" or a JSON pointer such as /id or /meta/seq (RFC 6901), got " +
+                   quoted(pointer));
+    }
+    return pointer;
+}
+
+ResumeConfig parseResume(const Section& section)
+{
+    section.allowOnly({"id", "initial", "message", "dedup", "sequence", "reconnect_on_gap"});
+    ResumeConfig resume;
+    if (auto v = section.get("id")) {
+        resume.id = parseJsonPointer(*v);
+    }
+    if (auto v = section.get("initial")) {
+        resume.initial = v->string();
+    }
+    if (auto v = section.get("message")) {
+        if (v->node().IsMap() || v->node().IsSequence()) {
+            v->expected("a string (quote JSON text: '{\"op\":\"resume\",\"id\":\"${LAST_ID}\"}')");
+        }
+        resume.message = v->string();
+        if (hasControlCharacters(resume.message)) {
+            v->fail("must not contain control characters");
+        }
+    }
+    if (auto v = section.get("dedup")) {
+        resume.dedup = v->integer(0, 1'000'000);
+    }
+    if (auto v = section.get("sequence")) {
+        resume.sequence = parseJsonPointer(*v);
+    }
+    if (auto v = section.get("reconnect_on_gap")) {
+        resume.reconnectOnGap = v->boolean();
+        if (resume.reconnectOnGap && resume.sequence.empty()) {
+            v->fail("needs resume.sequence: a gap is a jump in that sequence");
+        }
+    }
+    return resume;
+}
+
 StoreConfig parseStore(const Section& section)
 {
     section.allowOnly({"path", "max_size", "max_age", "sync", "sync_interval"});
@@ -1049,7 +1102,7 @@ Config parseConfig(const std::string& text, const std::string& path)
         root.fail("the document root must be a mapping of sections, got " + root.describe());
     }
     const Section top(root);
-    top.allowOnly({"server", "heartbeat", "reconnect", "filter", "store", "sinks"});
+    top.allowOnly({"server", "heartbeat", "reconnect", "filter", "resume", "store", "sinks"});
 
     Config config;
     if (auto v = top.get("server")) {
@@ -1065,6 +1118,9 @@ Config parseConfig(const std::string& text, const std::string& path)
     }
     if (auto v = top.get("filter")) {
         config.filter = parseFilter(Section(*v));
+    }
+    if (auto v = top.get("resume")) {
+        config.resume = parseResume(Section(*v));
     }
     if (auto v = top.get("store")) {
         config.store = parseStore(Section(*v));

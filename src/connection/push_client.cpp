@@ -168,6 +168,30 @@ std::optional<config::Duration> closeCodeWait(const std::vector<config::CloseCod
     return shortest;
 }
 
+// RFC 3986: every byte but the unreserved characters as %XX, so that an id is one query
+// value or path segment whatever it holds.
+std::string percentEncoded(std::string_view text)
+{
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string encoded;
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (std::isalnum(byte) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
+            encoded.push_back(c);
+        } else {
+            encoded.push_back('%');
+            encoded.push_back(hex[byte >> 4]);
+            encoded.push_back(hex[byte & 0xf]);
+        }
+    }
+    return encoded;
+}
+
+std::string substituteLastId(std::string_view text, std::string_view lastId)
+{
+    return substitute(text, "${LAST_ID}", lastId);
+}
+
 bool usesTls(const config::ServerConfig& server)
 {
     const auto url = parseServerUrl(server.url);
@@ -222,7 +246,8 @@ bool hasHeader(const std::vector<std::pair<std::string, std::string>>& headers,
 
 PushClient::PushClient(event::EventLoop& loop, Listener& listener, const config::Config& config)
     : loop_(loop), listener_(listener), server_(config.server), heartbeat_(config.heartbeat),
-      reconnect_(config.reconnect), displayUrl_(maskUrl(config.server.url)),
+      reconnect_(config.reconnect), resumeMessage_(config.resume.message),
+      lastId_(config.resume.initial), displayUrl_(maskUrl(config.server.url)),
       proxy_(proxyOf(config.server)), backoff_(config.reconnect),
       retryTimer_(loop.context(), [this] { connect(); }),
       heartbeatTimer_(loop.context(), [this] { sendHeartbeat(); }),
@@ -334,12 +359,13 @@ void PushClient::connect() noexcept
         return;
     }
     connectHost_ = hostHeader(*url);
-    connectPath_ = substituteToken(url->path, token);
+    connectPath_ = substituteLastId(substituteToken(url->path, token), percentEncoded(lastId_));
 
     std::vector<std::string> secrets{token};
     connectHeaders_.clear();
     for (const auto& [name, value] : server_.headers) {
-        connectHeaders_.emplace_back(name, substituteToken(value, token));
+        connectHeaders_.emplace_back(name,
+                                     substituteLastId(substituteToken(value, token), lastId_));
         secrets.push_back(connectHeaders_.back().second);
     }
     const bool tokenPlaced = usesToken(server_.url) || [&] {
@@ -485,6 +511,7 @@ void PushClient::reconfigure(const config::Config& config)
     }
     heartbeat_ = config.heartbeat;
     reconnect_ = config.reconnect;
+    resumeMessage_ = config.resume.message;
     backoff_.reconfigure(reconnect_);
     displayUrl_ = maskUrl(server_.url);
 
@@ -501,6 +528,20 @@ void PushClient::reconfigure(const config::Config& config)
         }
     } else if (heartbeatChanged && state_ == State::Connected) {
         startLinkTimers();
+    }
+}
+
+void PushClient::reconnectNow(const std::string& reason) noexcept
+{
+    backoff_.reset();
+    if (wsi_ != nullptr && state_ != State::Closing) {
+        log::notice(reason + ": reconnecting at once");
+        reconnectAfterClose_ = true;
+        closeLink(reason);
+    } else if (state_ == State::WaitingToRetry) {
+        retryTimer_.cancel();
+        state_ = State::Idle;
+        connect();
     }
 }
 
@@ -672,6 +713,8 @@ void PushClient::onEstablished() noexcept
     inMessage_ = false;
     pingDue_ = false;
     log::notice("connected to " + displayUrl_);
+    if (!resumeMessage_.empty())
+        queueText(substituteLastId(resumeMessage_, lastId_), nullptr);
     sendHeartbeat();
     startLinkTimers();
     stableTimer_.schedule(duration_cast<microseconds>(reconnect_.stableAfter));

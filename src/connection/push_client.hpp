@@ -73,6 +73,11 @@ public:
     std::string send(std::string_view text, std::function<void(bool)> written);
     // Takes a reloaded config; a changed server section closes the link and reconnects.
     void reconfigure(const config::Config& config);
+    // The id ${LAST_ID} stands for at the next connect attempt.
+    void setLastId(std::string id) { lastId_ = std::move(id); }
+    const std::string& lastId() const noexcept { return lastId_; }
+    // Closes the link and connects again at once, with the backoff reset.
+    void reconnectNow(const std::string& reason) noexcept;
 
     State state() const noexcept { return state_; }
     const std::string& displayUrl() const noexcept { return displayUrl_; }
@@ -116,6 +121,8 @@ private:
     config::ServerConfig server_;
     config::HeartbeatConfig heartbeat_;
     config::ReconnectConfig reconnect_;
+    std::string resumeMessage_; // resume.message, ${LAST_ID} not filled in yet
+    std::string lastId_;
     std::string displayUrl_;
     std::string proxy_; // server.proxy, else from the environment; "" = direct
 

@@ -75,13 +75,18 @@ std::string readToken(const config::ServerConfig& server)
     return token;
 }
 
-std::string substituteToken(std::string_view text, std::string_view token)
+std::string substitute(std::string_view text, std::string_view placeholder, std::string_view value)
 {
     std::string result(text);
     for (auto at = result.find(placeholder); at != std::string::npos;
-         at = result.find(placeholder, at + token.size()))
-        result.replace(at, placeholder.size(), token);
+         at = result.find(placeholder, at + value.size()))
+        result.replace(at, placeholder.size(), value);
     return result;
+}
+
+std::string substituteToken(std::string_view text, std::string_view token)
+{
+    return substitute(text, placeholder, token);
 }
 
 bool usesToken(std::string_view text) noexcept

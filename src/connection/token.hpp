@@ -12,6 +12,8 @@ namespace wspush::connection {
 // neither is configured. Throws std::runtime_error naming the file when it cannot be read.
 std::string readToken(const config::ServerConfig& server);
 
+// `text` with every `placeholder` (such as "${LAST_ID}") replaced by `value`.
+std::string substitute(std::string_view text, std::string_view placeholder, std::string_view value);
 // `text` with every ${TOKEN} replaced by `token`.
 std::string substituteToken(std::string_view text, std::string_view token);
 

@@ -44,9 +44,10 @@ Daemon::Daemon(std::string configPath, config::Config config)
     : configPath_(std::move(configPath)), config_(std::move(config)),
       signals_(loop_, {SIGTERM, SIGINT, SIGHUP}, [this](int signal) { onSignal(signal); }),
       notifier_(loop_), store_(config_.store, loop_, records_), sinks_(createSinks(config_)),
-      catchUp_(loop_.context(), [] {}), client_(loop_, *this, config_)
+      catchUp_(loop_.context(), [] {}), client_(loop_, *this, config_), resume_(config_.resume)
 {
     useFilter(config_.filter);
+    restoreResumeState();
     if (sinks_.empty())
         log::warning("no sinks configured: received messages are counted and discarded");
 }
@@ -73,6 +74,75 @@ void Daemon::useFilter(const config::FilterConfig& filter)
     dropLongest_ = 0;
     for (const auto& text : dropTexts_)
         dropLongest_ = std::max(dropLongest_, text.size());
+}
+
+namespace {
+
+constexpr const char* lastIdKey = "resume.last_id";
+constexpr const char* lastSequenceKey = "resume.last_sequence";
+
+} // namespace
+
+// The last id, the server's last sequence number and the dedup window, from the store.
+void Daemon::restoreResumeState()
+{
+    if (const std::string lastId = store_.value(lastIdKey); !lastId.empty())
+        client_.setLastId(lastId);
+    if (const std::string sequence = store_.value(lastSequenceKey); !sequence.empty()) {
+        try {
+            resume_.setLastSequence(std::stoll(sequence));
+        } catch (const std::exception&) {
+        }
+    }
+    const std::size_t window = config_.resume.dedup;
+    if (config_.resume.id.empty() || window == 0 || store_.lastSeq() == 0)
+        return;
+    const std::uint64_t last = store_.lastSeq();
+    const auto reader = store_.reader(last > window ? last - window : 0);
+    while (auto record = reader->next()) {
+        if (auto id = resume_.idOf(record->payload))
+            resume_.rememberId(std::move(*id));
+    }
+}
+
+bool Daemon::inspectForResume(std::string_view payload, bool binary) noexcept
+{
+    const auto verdict = resume_.inspect(payload, binary);
+    if (verdict.duplicate) {
+        ++duplicates_;
+        log::debug("message " + *verdict.id + " came again: dropped as a duplicate");
+        return false;
+    }
+    if (verdict.id)
+        unstoredLastId_ = verdict.id;
+    if (resume_.lastSequence())
+        unstoredSequence_ = resume_.lastSequence();
+    if (verdict.gap) {
+        ++upstreamGaps_;
+        const auto [expected, got] = *verdict.gap;
+        log::warning("the server's sequence jumped: expected " + std::to_string(expected) +
+                     ", got " + std::to_string(got) +
+                     (got < expected ? " (it started again)" : ""));
+        for (auto& feed : sinks_)
+            feed->sink().onUpstreamGap(expected, got);
+        if (config_.resume.reconnectOnGap)
+            client_.reconnectNow("a gap in the server's sequence");
+    }
+    return true;
+}
+
+// After the records are in the store: ${LAST_ID} and the kept values move on.
+void Daemon::keepResumeState() noexcept
+{
+    if (unstoredLastId_) {
+        store_.setValue(lastIdKey, *unstoredLastId_);
+        client_.setLastId(std::move(*unstoredLastId_));
+        unstoredLastId_.reset();
+    }
+    if (unstoredSequence_) {
+        store_.setValue(lastSequenceKey, std::to_string(*unstoredSequence_));
+        unstoredSequence_.reset();
+    }
 }
 
 void Daemon::onSignal(int signal) noexcept
@@ -108,6 +178,7 @@ void Daemon::reload() noexcept
         }
         store_.reconfigure(next.store);
         useFilter(next.filter);
+        resume_.reconfigure(next.resume);
         config_ = std::move(next);
         log::notice("reloaded " + configPath_);
     } catch (const std::exception& error) {
@@ -158,6 +229,7 @@ void Daemon::replaceSinks(const std::vector<config::SinkConfig>& next)
 void Daemon::flushSinks() noexcept
 {
     store_.commit();
+    keepResumeState();
     feedSinks();
     iterationUs_ = 0;
 }
@@ -253,6 +325,9 @@ Json::Value Daemon::status() const
     status["filtered"] = Json::UInt64(filtered_);
     status["oversized"] = Json::UInt64(counters.oversized);
     status["last_seq"] = Json::UInt64(store_.lastSeq());
+    status["duplicates"] = Json::UInt64(duplicates_);
+    status["upstream_gaps"] = Json::UInt64(upstreamGaps_);
+    status["last_id"] = client_.lastId();
     Json::Value store(Json::objectValue);
     store["path"] = store_.path();
     store["epoch"] = store_.epoch();
@@ -289,6 +364,8 @@ void Daemon::onMessage(std::string&& payload, bool binary) noexcept
         ++filtered_;
         return;
     }
+    if (resume_.isActive() && !inspectForResume(payload, binary))
+        return;
     if (iterationUs_ == 0)
         iterationUs_ = record::nowUs();
     try {

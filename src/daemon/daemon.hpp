@@ -3,12 +3,15 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
 #include "config/config.hpp"
 #include "connection/push_client.hpp"
+#include "connection/resume_tracker.hpp"
 #include "daemon/sink_feed.hpp"
 #include "event/event_loop.hpp"
 #include "event/signal_watcher.hpp"
@@ -40,6 +43,10 @@ private:
     void flushSinks() noexcept;
     void feedSinks() noexcept;
     void useFilter(const config::FilterConfig& filter);
+    void restoreResumeState();
+    // false when resume.* says the message is not to be forwarded (a duplicate).
+    bool inspectForResume(std::string_view payload, bool binary) noexcept;
+    void keepResumeState() noexcept;
 
     void onConnected() noexcept override;
     void onDisconnected(const std::string& reason) noexcept override;
@@ -75,6 +82,12 @@ private:
     // arrives (0: none yet): they all came out of the same read().
     std::int64_t iterationUs_ = 0;
     std::uint64_t forwarded_ = 0; // in this run
+    connection::ResumeTracker resume_;
+    // The id and sequence number of the newest record, kept once it is in the store.
+    std::optional<std::string> unstoredLastId_;
+    std::optional<std::int64_t> unstoredSequence_;
+    std::uint64_t duplicates_ = 0;
+    std::uint64_t upstreamGaps_ = 0;
     std::uint64_t filtered_ = 0;
     std::uint64_t invalidUtf8_ = 0;
     bool stopping_ = false;

@@ -48,6 +48,8 @@ public:
     // The upstream link came up (to the masked URL) or went down (why).
     virtual void onLinkUp(const std::string& /*server*/) noexcept {}
     virtual void onLinkDown(const std::string& /*reason*/) noexcept {}
+    // The server's sequence (resume.sequence) jumped from `expected` to `got`.
+    virtual void onUpstreamGap(std::int64_t /*expected*/, std::int64_t /*got*/) noexcept {}
 
     virtual SinkCounters counters() const noexcept = 0;
     // How logs and status name it: "file /var/lib/wspushd/messages.jsonl".

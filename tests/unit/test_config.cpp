@@ -479,6 +479,34 @@ TEST_CASE("a default never makes a key the user wrote invalid")
           "timeout would drop healthy links");
 }
 
+TEST_CASE("resume settings")
+{
+    const auto resume = parseWith("resume:\n  id: /meta/id\n  initial: '0'\n"
+                                  "  message: '{\"op\":\"resume\",\"id\":\"${LAST_ID}\"}'\n"
+                                  "  dedup: 10\n  sequence: /seq\n  reconnect_on_gap: true\n")
+                            .resume;
+    CHECK(resume.id == "/meta/id");
+    CHECK(resume.initial == "0");
+    CHECK(resume.message == R"({"op":"resume","id":"${LAST_ID}"})");
+    CHECK(resume.dedup == 10);
+    CHECK(resume.sequence == "/seq");
+    CHECK(resume.reconnectOnGap);
+    CHECK(parseWith("").resume == ResumeConfig{});
+    CHECK(errorWith("resume:\n  id: id\n") ==
+          "test.yaml:4:7: resume.id: expected \"\" or a JSON pointer such as /id or /meta/seq "
+          "(RFC 6901), got 'id'");
+    CHECK(errorWith("resume:\n  id: /a~2\n").find("JSON pointer") != std::string::npos);
+    CHECK(errorWith("resume:\n  reconnect_on_gap: true\n") ==
+          "test.yaml:4:21: resume.reconnect_on_gap: needs resume.sequence: a gap is a jump in "
+          "that sequence");
+    CHECK(errorWith("resume:\n  dedup: -1\n").find("resume.dedup") != std::string::npos);
+    // ${LAST_ID} is never taken from the environment.
+    setenv("LAST_ID", "from-env", 1);
+    CHECK(parseConfig("server: {url: 'ws://h/?since=${LAST_ID}'}", "t").server.url ==
+          "ws://h/?since=${LAST_ID}");
+    unsetenv("LAST_ID");
+}
+
 TEST_CASE("reconnect settings")
 {
     CHECK(errorWith("reconnect:\n  initial_delay: 0s\n") ==

@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <doctest/doctest.h>
+#include <json/reader.h>
 
 #include "connection/backoff.hpp"
+#include "connection/json_pointer.hpp"
 #include "connection/proxy_environment.hpp"
+#include "connection/resume_tracker.hpp"
 #include "connection/server_url.hpp"
 #include "connection/token.hpp"
 
@@ -303,4 +306,61 @@ TEST_CASE("a wait the server asked for is not lengthened by the fleet spread")
         CHECK(asked >= 30000);
         CHECK(asked <= 36000);
     }
+}
+
+TEST_CASE("JSON pointers as RFC 6901 defines them")
+{
+    Json::Value root;
+    Json::Reader().parse(R"({"id":"m-1","a/b":{"m~n":[10,{"x":7}]},"":0})", root);
+    using connection::resolvePointer;
+    CHECK(resolvePointer(root, "/id")->asString() == "m-1");
+    CHECK(resolvePointer(root, "/a~1b/m~0n/0")->asInt() == 10);
+    CHECK(resolvePointer(root, "/a~1b/m~0n/1/x")->asInt() == 7);
+    CHECK(resolvePointer(root, "/")->asInt() == 0);
+    CHECK(resolvePointer(root, "") == &root);
+    CHECK(resolvePointer(root, "/missing") == nullptr);
+    CHECK(resolvePointer(root, "/a~1b/m~0n/2") == nullptr);
+    CHECK(resolvePointer(root, "/a~1b/m~0n/01") == nullptr);
+    CHECK(resolvePointer(root, "/a~1b/m~0n/-") == nullptr);
+    CHECK(resolvePointer(root, "/id/0") == nullptr);
+}
+
+TEST_CASE("resume: ids as strings or integers, duplicates within the window dropped")
+{
+    config::ResumeConfig config;
+    config.id = "/id";
+    config.dedup = 3;
+    connection::ResumeTracker tracker(config);
+    CHECK(tracker.inspect(R"({"id":"a"})", false).id == "a");
+    CHECK(tracker.inspect(R"({"id":42})", false).id == "42");
+    CHECK(tracker.inspect(R"({"id":"a"})", false).duplicate);
+    CHECK_FALSE(tracker.inspect(R"({"id":"b"})", false).duplicate);
+    CHECK_FALSE(tracker.inspect(R"({"id":"c"})", false).duplicate);
+    // "a" was the oldest of the window of 3: evicted, so it counts as new again.
+    CHECK_FALSE(tracker.inspect(R"({"id":"a"})", false).duplicate);
+    // Neither JSON nor a string/integer id: forwarded, no id.
+    CHECK_FALSE(tracker.inspect("not json", false).id);
+    CHECK_FALSE(tracker.inspect(R"({"id":1.5})", false).id);
+    CHECK_FALSE(tracker.inspect(R"({"id":"a"})", true).duplicate); // binary frames
+    CHECK(tracker.idOf(R"({"id":"z"})") == "z");
+}
+
+TEST_CASE("resume: a jump or a restart of the server's sequence is a gap")
+{
+    config::ResumeConfig config;
+    config.sequence = "/seq";
+    connection::ResumeTracker tracker(config);
+    CHECK_FALSE(tracker.inspect(R"({"seq":5})", false).gap);
+    CHECK_FALSE(tracker.inspect(R"({"seq":6})", false).gap);
+    const auto jump = tracker.inspect(R"({"seq":9})", false).gap;
+    REQUIRE(jump);
+    CHECK((jump->expected == 7 && jump->got == 9));
+    const auto restart = tracker.inspect(R"({"seq":1})", false).gap;
+    REQUIRE(restart);
+    CHECK((restart->expected == 10 && restart->got == 1));
+    CHECK(tracker.lastSequence() == 1);
+    // Kept across a restart of the daemon.
+    connection::ResumeTracker restarted(config);
+    restarted.setLastSequence(1);
+    CHECK_FALSE(restarted.inspect(R"({"seq":2})", false).gap);
 }

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+#include "connection/resume_tracker.hpp"
+
+#include <memory>
+
+#include <json/reader.h>
+
+#include "connection/json_pointer.hpp"
+
+namespace wspush::connection {
+
+namespace {
+
+std::optional<Json::Value> parse(std::string_view payload) noexcept
+{
+    try {
+        thread_local const std::unique_ptr<Json::CharReader> reader = [] {
+            Json::CharReaderBuilder builder;
+            builder["collectComments"] = false;
+            builder["allowComments"] = false;
+            builder["strictRoot"] = false;
+            return std::unique_ptr<Json::CharReader>(builder.newCharReader());
+        }();
+        Json::Value root;
+        std::string errors;
+        if (!reader->parse(payload.data(), payload.data() + payload.size(), &root, &errors))
+            return std::nullopt;
+        return root;
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+std::optional<std::string> idText(const Json::Value* value)
+{
+    if (value == nullptr)
+        return std::nullopt;
+    if (value->isString())
+        return value->asString();
+    if (value->isInt64())
+        return std::to_string(value->asInt64());
+    if (value->isUInt64())
+        return std::to_string(value->asUInt64());
+    return std::nullopt;
+}
+
+} // namespace
+
+ResumeTracker::ResumeTracker(const config::ResumeConfig& config) : config_(config) {}
+
+std::optional<std::string> ResumeTracker::idOf(std::string_view payload) const noexcept
+{
+    if (config_.id.empty())
+        return std::nullopt;
+    const auto root = parse(payload);
+    if (!root)
+        return std::nullopt;
+    try {
+        return idText(resolvePointer(*root, config_.id));
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+ResumeTracker::Verdict ResumeTracker::inspect(std::string_view payload, bool binary) noexcept
+{
+    Verdict verdict;
+    if (binary || !isActive())
+        return verdict;
+    const auto root = parse(payload);
+    if (!root)
+        return verdict;
+    try {
+        if (!config_.id.empty())
+            verdict.id = idText(resolvePointer(*root, config_.id));
+        if (verdict.id && seen_.contains(*verdict.id)) {
+            verdict.duplicate = true;
+            return verdict;
+        }
+        if (verdict.id)
+            rememberId(*verdict.id);
+        if (config_.sequence.empty())
+            return verdict;
+        const Json::Value* sequence = resolvePointer(*root, config_.sequence);
+        if (sequence == nullptr || !sequence->isInt64())
+            return verdict;
+        const std::int64_t got = sequence->asInt64();
+        if (lastSequence_ && got != *lastSequence_ + 1)
+            verdict.gap = Gap{*lastSequence_ + 1, got};
+        lastSequence_ = got;
+    } catch (const std::exception&) {
+    }
+    return verdict;
+}
+
+void ResumeTracker::rememberId(std::string id) noexcept
+{
+    if (config_.dedup == 0)
+        return;
+    try {
+        if (!seen_.insert(id).second)
+            return;
+        order_.push_back(std::move(id));
+        if (order_.size() > config_.dedup) {
+            seen_.erase(order_.front());
+            order_.pop_front();
+        }
+    } catch (const std::bad_alloc&) {
+        seen_.clear();
+        order_.clear();
+    }
+}
+
+void ResumeTracker::reconfigure(const config::ResumeConfig& config)
+{
+    if (config.id != config_.id) {
+        seen_.clear();
+        order_.clear();
+    }
+    if (config.sequence != config_.sequence)
+        lastSequence_.reset();
+    config_ = config;
+    while (order_.size() > config_.dedup) {
+        seen_.erase(order_.front());
+        order_.pop_front();
+    }
+}
+
+} // namespace wspush::connection
