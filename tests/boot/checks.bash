@@ -482,6 +482,165 @@ check_stop() {
     fi
 }
 
+# --- the instances of wspushd@.service and the package's maintainer scripts ------------------
+
+instances=(a b) # wspushd@a and wspushd@b, /etc/wspushd/a.yaml and b.yaml
+instance_units=(wspushd@a.service wspushd@b.service)
+
+# instance_pids_gone PID...: no such process in the container.
+instance_pids_gone() {
+    local pid
+    for pid in "$@"; do
+        ! in_container test -d "/proc/$pid" || return 1
+    done
+}
+
+# instances_running: each instance active/running (sets instance_pids, their MainPIDs).
+instances_running() {
+    local name pid
+    instance_pids=()
+    for name in "${instances[@]}"; do
+        unit_running "wspushd@$name.service" || return 1
+        pid=$(unit_property "wspushd@$name.service" MainPID)
+        [ "$pid" != 0 ] || return 1
+        instance_pids+=("$pid")
+    done
+}
+
+# instances_inactive UNIT...: each unit inactive (also once its file is gone: not-found).
+instances_inactive() {
+    local name
+    for name in "$@"; do
+        unit_is "$name" ActiveState=inactive || return 1
+    done
+}
+
+instances_state() {
+    local name
+    for name in "${instances[@]}"; do
+        echo "wspushd@$name: $(unit_state "wspushd@$name.service")"
+    done | paste -sd';'
+}
+
+# all_differ N A1..AN B1..BN: Ai and Bi differ, for every i.
+all_differ() {
+    local n=$1 i
+    shift
+    for ((i = 1; i <= n; i++)); do
+        [ "${!i}" != "${@:i+n:1}" ] || return 1
+    done
+}
+
+# server_said_all LINE...: each line came from the server since server_mark.
+server_said_all() {
+    local line
+    for line in "$@"; do
+        server_said "$line" || return 1
+    done
+}
+
+# Two instances, a and b, run side by side with configs of their own: the server sees both.
+check_instances_running() {
+    local name why
+    server_mark
+    for name in "${instances[@]}"; do
+        in_container sh -c "cat >/etc/wspushd/$name.yaml" <<EOF
+server:
+  url: ws://127.0.0.1:$server_port/websocket/$name
+EOF
+        if ! why=$(start_unit "wspushd@$name.service"); then
+            fail instances-running "wspushd@$name: $why"
+            return 1
+        fi
+    done
+    if ! wait_until 10 server_said_all "${instances[@]/#/connected }"; then
+        fail instances-running "the server saw no \"connected NAME\" for each of ${instances[*]} in 10 s"
+        return 1
+    fi
+    instances_running || true
+    pass instances-running
+}
+
+# An upgrade (dpkg -i of the package over itself: prerm upgrade, postinst configure OLD)
+# restarts the running instances on the new files: new MainPIDs, the old processes gone,
+# new connections; an instance that was stopped (wspushd@second) stays stopped.
+check_upgrade_restarts_instances() {
+    local old_pids output
+    instances_running || true
+    old_pids=("${instance_pids[@]}")
+    server_mark
+    if ! output=$(in_container -t 180 dpkg -i "/pkg/${deb##*/}" 2>&1); then
+        fail upgrade-restarts-instances "dpkg -i: $(tail -n 5 <<<"$output")"
+        return 0
+    fi
+    if ! wait_until 10 instances_running; then
+        fail upgrade-restarts-instances "afterwards: $(instances_state)"
+    elif ! all_differ "${#old_pids[@]}" "${old_pids[@]}" "${instance_pids[@]}"; then
+        fail upgrade-restarts-instances "not restarted: MainPIDs ${instance_pids[*]}, before ${old_pids[*]}"
+    elif ! wait_until 10 instance_pids_gone "${old_pids[@]}"; then
+        fail upgrade-restarts-instances "the old processes ${old_pids[*]} still run"
+    elif ! wait_until 10 server_said_all "${instances[@]/#/connected }"; then
+        fail upgrade-restarts-instances "the server saw no new \"connected NAME\" for each of ${instances[*]} in 10 s"
+    elif ! instances_inactive wspushd@second.service; then
+        fail upgrade-restarts-instances "the stopped wspushd@second runs: $(unit_state wspushd@second.service)"
+    else
+        echo "  MainPIDs ${old_pids[*]} -> ${instance_pids[*]}"
+        pass upgrade-restarts-instances
+    fi
+}
+
+# apt-get remove stops every instance, cleanly, before the binary goes: both units inactive,
+# their processes gone, no wspushd left in the container, each unit's journal says
+# "Deactivated successfully" (exit 0 on SIGTERM, not a kill).
+check_remove_stops_instances() {
+    local pids output name left
+    instances_running || true
+    pids=("${instance_pids[@]}")
+    journal_mark
+    if ! output=$(in_container -t 180 apt-get remove -y -q wspushd 2>&1); then
+        fail remove-stops-instances "apt-get remove: $(tail -n 5 <<<"$output")"
+        return 0
+    fi
+    if ! wait_until 10 instances_inactive "${instance_units[@]}"; then
+        fail remove-stops-instances "afterwards: $(instances_state)"
+        return 0
+    fi
+    if ! wait_until 10 instance_pids_gone "${pids[@]}"; then
+        fail remove-stops-instances "the instances' processes ${pids[*]} still run"
+        return 0
+    fi
+    left=$(in_container pgrep -a -x wspushd || true)
+    if [ -n "$left" ]; then
+        fail remove-stops-instances "still running: $left"
+        return 0
+    fi
+    for name in "${instances[@]}"; do
+        if ! in_container journalctl -q --no-pager -o cat -u "wspushd@$name.service" \
+            --after-cursor="$journal_cursor" | grep -q 'Deactivated successfully'; then
+            fail remove-stops-instances "wspushd@$name did not stop cleanly: $(
+                in_container journalctl -q --no-pager -o cat -u "wspushd@$name.service" \
+                    --after-cursor="$journal_cursor" | tail -n 3 | paste -sd'|')"
+            return 0
+        fi
+    done
+    pass remove-stops-instances
+}
+
+# apt-get purge after the removal: it works with systemd running, no instance comes back,
+# the records (the instances' too) are gone.
+check_purge() {
+    local output
+    if ! output=$(in_container -t 180 apt-get purge -y -q wspushd 2>&1); then
+        fail purge "apt-get purge: $(tail -n 5 <<<"$output")"
+    elif ! instances_inactive "${instance_units[@]}"; then
+        fail purge "afterwards: $(instances_state)"
+    elif in_container test -e /var/lib/wspushd; then
+        fail purge "/var/lib/wspushd is still there"
+    else
+        pass purge
+    fi
+}
+
 run_checks() {
     start_server || {
         fail setup "wspush-testserver did not say \"listening PORT\""
@@ -504,4 +663,9 @@ run_checks() {
     check_watchdog_restart
     unit_running "$unit" || start_unit "$unit" >/dev/null || true
     check_stop
+    if check_instances_running; then
+        check_upgrade_restarts_instances
+        check_remove_stops_instances
+        check_purge
+    fi
 }
