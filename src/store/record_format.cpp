@@ -56,6 +56,12 @@ void appendStored(const record::Record& record, std::string& out)
         out[start + 4 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
 }
 
+StoredHeader storedHeader(const char* at) noexcept
+{
+    return {get<std::uint64_t>(at + 8), get<std::int64_t>(at + 16),
+            headerSize + get<std::uint32_t>(at)};
+}
+
 ParseResult parseStored(std::string_view bytes, StoredRecord& out, std::uint64_t afterSeq,
                         std::uint64_t reach) noexcept
 {

@@ -28,6 +28,16 @@ struct StoredRecord
     std::size_t size = 0; // header and payload
 };
 
+// The header of a record appendStored() wrote, at `at` (headerSize bytes or more), read
+// without checks.
+struct StoredHeader
+{
+    std::uint64_t seq = 0;
+    std::int64_t receivedUs = 0;
+    std::size_t size = 0; // header and payload
+};
+StoredHeader storedHeader(const char* at) noexcept;
+
 enum class ParseResult
 {
     Complete,   // `out` holds the record

@@ -125,9 +125,10 @@ std::string withChecksum(const std::string& content)
 
 std::optional<std::string> withoutChecksum(const std::string& file)
 {
-    const auto lineStart = file.rfind("crc32 ", file.size() >= 16 ? file.size() - 16 : 0);
-    if (lineStart == std::string::npos || file.size() - lineStart != 15)
+    constexpr std::size_t lineSize = 15; // "crc32 xxxxxxxx\n"
+    if (file.size() < lineSize)
         return std::nullopt;
+    const std::size_t lineStart = file.size() - lineSize;
     std::string content = file.substr(0, lineStart);
     if (withChecksum(content) != file)
         return std::nullopt;
@@ -388,7 +389,8 @@ bool Store::writePending() noexcept
 {
     if (pending_.empty())
         return true;
-    const bool full = !segments_.empty() && segments_.back().bytes >= segmentLimit();
+    const bool full =
+        !segments_.empty() && (segments_.back().bytes >= segmentLimit() || segmentTorn_);
     if (!segmentFd_.isValid() || full) {
         if (segmentFd_.isValid() && config_.sync != config::StoreConfig::Sync::None)
             fdatasync(segmentFd_.get());
@@ -398,6 +400,7 @@ bool Store::writePending() noexcept
                      segments_.back().path.substr(config_.path.size() + 1).c_str(), 0);
             segments_.pop_back();
         }
+        segmentTorn_ = false;
         if (!segments_.empty() && !full) {
             // The newest segment after a start: append to it.
             segmentFd_.reset(
@@ -405,37 +408,25 @@ bool Store::writePending() noexcept
         } else {
             startSegment(pendingFirst_);
         }
+        if (!segmentFd_.isValid())
+            return writeFailed(errno, 0);
     }
-    SegmentInfo& segment = segments_.back();
-    std::string_view rest = pending_;
-    while (segmentFd_.isValid() && !rest.empty()) {
-        const ssize_t done = ::write(segmentFd_.get(), rest.data(), rest.size());
+    std::size_t written = 0;
+    while (written < pending_.size()) {
+        const ssize_t done =
+            ::write(segmentFd_.get(), pending_.data() + written, pending_.size() - written);
         if (done < 0 && errno == EINTR)
             continue;
         if (done < 0)
-            break;
-        rest.remove_prefix(static_cast<std::size_t>(done));
-        segment.bytes += static_cast<std::uint64_t>(done);
-    }
-    if (!rest.empty()) {
-        const int error = errno;
-        if (writeFailures_++ == 0)
-            log::error("store " + config_.path + ": cannot write: " + std::strerror(error) +
-                       "; records wait in memory");
-        pending_.erase(0, pending_.size() - rest.size());
-        // What was written of a record stays; its rest follows at the next try.
-        if (pending_.size() > maxPending) {
-            log::error("store " + config_.path + ": " + sizeText(pending_.size()) +
-                       " of records could not be written and are given up on");
-            pending_.clear();
-            segmentFd_.reset();
-        }
-        return false;
+            return writeFailed(errno, written);
+        written += static_cast<std::size_t>(done);
     }
     if (writeFailures_ != 0)
         log::notice("store " + config_.path + ": writing again after " +
                     std::to_string(writeFailures_) + " failed attempt(s)");
     writeFailures_ = 0;
+    SegmentInfo& segment = segments_.back();
+    segment.bytes += pending_.size();
     if (segment.first == 0)
         segment.first = pendingFirst_;
     segment.last = nextSeq_ - 1;
@@ -443,6 +434,47 @@ bool Store::writePending() noexcept
     pending_.clear();
     unsynced_ = true;
     return true;
+}
+
+bool Store::writeFailed(int error, std::size_t written) noexcept
+{
+    if (writeFailures_++ == 0)
+        log::error("store " + config_.path + ": cannot write: " + std::strerror(error) +
+                   "; records wait in memory");
+    if (written != 0) {
+        // The records written whole stay; one written in part is cut off the file again and
+        // goes whole at the next try: a segment holds whole records only, and the next one
+        // never starts with the rest of a record.
+        SegmentInfo& segment = segments_.back();
+        std::size_t whole = 0;
+        while (whole < written) {
+            const StoredHeader header = storedHeader(pending_.data() + whole);
+            if (whole + header.size > written)
+                break;
+            if (segment.first == 0)
+                segment.first = header.seq;
+            segment.last = header.seq;
+            segment.lastUs = header.receivedUs;
+            whole += header.size;
+        }
+        if (whole != written &&
+            ftruncate(segmentFd_.get(), static_cast<off_t>(segment.bytes + whole)) != 0) {
+            log::error("store " + config_.path + ": cannot cut half a record off " + segment.path +
+                       ": " + std::strerror(errno) + "; the next records go to a new segment");
+            segmentTorn_ = true;
+        }
+        segment.bytes += whole;
+        pending_.erase(0, whole);
+        if (!pending_.empty())
+            pendingFirst_ = storedHeader(pending_.data()).seq;
+        unsynced_ = unsynced_ || whole != 0;
+    }
+    if (pending_.size() > maxPending) {
+        log::error("store " + config_.path + ": " + sizeText(pending_.size()) +
+                   " of records could not be written and are given up on");
+        pending_.clear();
+    }
+    return false;
 }
 
 void Store::commit() noexcept
@@ -506,6 +538,11 @@ void Store::applyRetention() noexcept
         total -= oldest.bytes;
         segments_.erase(segments_.begin());
         directoryUnsynced_ = true;
+        // Readers do not get from memory what retention removed from the files.
+        while (!memory_.empty() && memory_.front()->seq < segments_.front().first) {
+            memoryBytes_ -= memoryCost(*memory_.front());
+            memory_.pop_front();
+        }
     }
 }
 

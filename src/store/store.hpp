@@ -78,6 +78,8 @@ private:
     void loadCursors();
     void saveCursors() noexcept;
     bool writePending() noexcept;
+    // After a write() that failed with `error` once `written` bytes of pending_ were written.
+    bool writeFailed(int error, std::size_t written) noexcept;
     void startSegment(std::uint64_t firstSeq) noexcept;
     void applyRetention() noexcept;
     void trimMemory() noexcept;
@@ -99,6 +101,7 @@ private:
     std::string pending_;             // appended, not yet written
     std::uint64_t pendingFirst_ = 0;  // seq of the first record in pending_
     std::uint64_t writeFailures_ = 0; // in a row
+    bool segmentTorn_ = false;        // the open segment ends in half a record: start a new one
     bool unsynced_ = false;
     bool directoryUnsynced_ = false;
 
