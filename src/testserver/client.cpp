@@ -22,7 +22,10 @@ Client::Frame::Frame(std::string_view payload, int protocol)
     std::copy(payload.begin(), payload.end(), buffer.begin() + LWS_PRE);
 }
 
-Client::Client(lws* wsi, std::string id) : wsi_(wsi), id_(std::move(id)) {}
+Client::Client(lws* wsi, std::string id, const MessageLog* log)
+    : wsi_(wsi), id_(std::move(id)), log_(log)
+{
+}
 
 void Client::queueFrame(std::string_view payload, lws_write_protocol protocol)
 {
@@ -50,6 +53,64 @@ void Client::queuePush(std::shared_ptr<PushJob> job)
 {
     const std::uint64_t end = job->end();
     insert(outbox_.size(), Pushes{std::move(job), 0, end});
+}
+
+void Client::queuePublished(std::uint64_t first, std::uint64_t end)
+{
+    if (!outbox_.empty()) {
+        if (auto* last = std::get_if<Published>(&outbox_.back()); last && last->end == first) {
+            last->end = end;
+            lws_callback_on_writable(wsi_);
+            return;
+        }
+    }
+    insert(outbox_.size(), Published{first, end});
+}
+
+void Client::hold(bool on)
+{
+    holding_ = on;
+    if (!on) {
+        lws_callback_on_writable(wsi_);
+    }
+}
+
+std::uint64_t Client::resume(std::uint64_t start, std::uint64_t logEnd)
+{
+    hold(false);
+    std::size_t at = outbox_.size();
+    std::uint64_t position = logEnd;
+    for (std::size_t i = 0; i < outbox_.size(); ++i) {
+        const auto* published = std::get_if<Published>(&outbox_[i]);
+        if (published != nullptr && published->next < published->end) {
+            at = i;
+            position = published->next;
+            break;
+        }
+    }
+    if (start < position) {
+        insert(at, Published{start, position});
+        return position - start;
+    }
+    for (Item& item : outbox_) {
+        if (auto* published = std::get_if<Published>(&item)) {
+            published->next = std::max(published->next, std::min(start, published->end));
+        }
+    }
+    return 0;
+}
+
+std::optional<std::uint64_t> Client::oldestPublished() const
+{
+    std::optional<std::uint64_t> oldest;
+    for (const Item& item : outbox_) {
+        const auto* published = std::get_if<Published>(&item);
+        if (published != nullptr && published->next < published->end &&
+            (!oldest || published->next < *oldest)) {
+            oldest = published->next;
+        }
+    }
+    return oldest;
 }
 
 std::optional<Client::Message> Client::receive(const char* data, std::size_t length, bool binary,
@@ -84,6 +145,19 @@ Client::WriteResult Client::write()
             }
         }
         Item& item = outbox_.front();
+        if (auto* published = std::get_if<Published>(&item)) {
+            if (published->next == published->end) {
+                outbox_.pop_front();
+                continue;
+            }
+            if (holding_) {
+                break;
+            }
+            appendPushFrame(batch_, log_->message(published->next));
+            ++published->next;
+            ++result.pushed;
+            continue;
+        }
         if (auto* pushes = std::get_if<Pushes>(&item)) {
             const std::uint64_t due = std::min(pushes->end, pushes->job->due());
             if (pushes->next < due) {

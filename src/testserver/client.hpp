@@ -13,6 +13,7 @@
 
 #include <libwebsockets.h>
 
+#include "testserver/message_log.hpp"
 #include "testserver/push_job.hpp"
 
 namespace wspush::testserver {
@@ -34,7 +35,8 @@ public:
         std::uint64_t pushed = 0; // push messages written
     };
 
-    Client(lws* wsi, std::string id);
+    // `log`: the server's published messages, with --ids; else nullptr.
+    Client(lws* wsi, std::string id, const MessageLog* log = nullptr);
 
     lws* wsi() const noexcept { return wsi_; }
     const std::string& id() const noexcept { return id_; }
@@ -46,6 +48,20 @@ public:
     void queueClose(std::uint16_t code, std::string reason);
     // A job's messages go out after everything queued before.
     void queuePush(std::shared_ptr<PushJob> job);
+
+    // With --ids: published messages [first, end) go out after everything queued before.
+    void queuePublished(std::uint64_t first, std::uint64_t end);
+    // Published messages wait (frames queued after them too) while held: until the client
+    // says where to resume from, or the wait for that is over.
+    void hold(bool on);
+    bool holding() const noexcept { return holding_; }
+    // The client goes on from published message `start`: the messages from `start` up to
+    // the one it would have been sent next go out first (returns how many), or, when it has
+    // them already, those it would have been sent before `start` are dropped (returns 0).
+    // `logEnd` is the K of the next message to be published. Stops holding.
+    std::uint64_t resume(std::uint64_t start, std::uint64_t logEnd);
+    // K of the oldest published message still to be written, if any.
+    std::optional<std::uint64_t> oldestPublished() const;
 
     // Adds one piece of a received message; returns the message once it is complete.
     std::optional<Message> receive(const char* data, std::size_t length, bool binary, bool last);
@@ -80,7 +96,14 @@ private:
         std::uint64_t end = 0;
     };
 
-    using Item = std::variant<Frame, Close, Pushes>;
+    // Published messages [next, end) of the MessageLog (--ids).
+    struct Published
+    {
+        std::uint64_t next = 0;
+        std::uint64_t end = 0;
+    };
+
+    using Item = std::variant<Frame, Close, Pushes, Published>;
 
     std::size_t insertionPoint();
     void insert(std::size_t at, Item item);
@@ -88,6 +111,8 @@ private:
 
     lws* wsi_;
     std::string id_;
+    const MessageLog* log_;
+    bool holding_ = false;
     std::deque<Item> outbox_;
     std::string batch_; // push frames gathered for one write, after LWS_PRE bytes of headroom
     // The last frame written. With permessage-deflate, lws goes on compressing from it after

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "testserver/message_log.hpp"
 #include "testserver/payload.hpp"
 
 namespace wspush::testserver {
@@ -202,6 +203,28 @@ Result parseSilent(std::string_view args)
     return SilentCommand{*on};
 }
 
+Result parseSkip(std::string_view args)
+{
+    const auto words = splitWords(args);
+    SkipCommand command;
+    if (words.size() != 1 || !parseNumber(words[0], command.count) || command.count == 0 ||
+        command.count > kMaxSeq) {
+        return "usage: skip N (1.." + std::to_string(kMaxSeq) + ")";
+    }
+    return command;
+}
+
+Result parseRestartSeq(std::string_view args)
+{
+    const auto words = splitWords(args);
+    RestartSeqCommand command;
+    if (words.size() > 1 || (words.size() == 1 && !parseNumber(words[0], command.seq)) ||
+        command.seq > kMaxSeq) {
+        return "usage: restart-seq [K] (0.." + std::to_string(kMaxSeq) + ", default 1)";
+    }
+    return command;
+}
+
 template <typename T>
 Result parseBare(std::string_view args)
 {
@@ -230,6 +253,9 @@ constexpr Verb kVerbs[] = {
     {"refuse", parseRefuse},
     {"silent", parseSilent},
     {"stats", parseBare<StatsCommand>},
+    {"skip", parseSkip},
+    {"restart-seq", parseRestartSeq},
+    {"history", parseBare<HistoryCommand>},
     {"quit", parseBare<QuitCommand>},
 };
 
@@ -243,6 +269,15 @@ std::optional<std::string> pushSpecProblem(const PushSpec& spec)
     }
     if (!std::isfinite(spec.rate) || spec.rate < 0) {
         return "RATE must be messages per second, or 0 for as fast as possible";
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> idsPushProblem(const PushSpec& spec, std::string_view idPrefix)
+{
+    const std::size_t minimum = minimumIdsPushSize(idPrefix, spec.stamp);
+    if (spec.size < minimum) {
+        return "SIZE must be " + sizeRange(minimum) + " with ids";
     }
     return std::nullopt;
 }

@@ -22,7 +22,7 @@ struct PushSpec
 {
     std::uint64_t count = 0; // 0 = endless (automatic pushes only)
     std::size_t size = 200;
-    double rate = 1.0; // messages per second; 0 = as fast as the socket takes them
+    double rate = 1.0;  // messages per second; 0 = as fast as the socket takes them
     bool stamp = false; // each message carries its send time, "t" (CLOCK_REALTIME, ns)
 };
 
@@ -82,14 +82,31 @@ struct StatsCommand
 {
 };
 
+// With --ids: the next message's sequence number is `count` higher (a gap upstream).
+struct SkipCommand
+{
+    std::uint64_t count = 0;
+};
+
+// With --ids: the sequence starts again at `seq`, as a server that lost its state would.
+struct RestartSeqCommand
+{
+    std::uint64_t seq = 1;
+};
+
+// With --ids: prints "history first=ID last=ID count=N".
+struct HistoryCommand
+{
+};
+
 struct QuitCommand
 {
 };
 
 using Command =
     std::variant<PushCommand, SendCommand, OversizeCommand, FragmentedCommand, CloseCommand,
-                 PingFloodCommand,
-                 ResetCommand, RefuseCommand, SilentCommand, StatsCommand, QuitCommand>;
+                 PingFloodCommand, ResetCommand, RefuseCommand, SilentCommand, StatsCommand,
+                 SkipCommand, RestartSeqCommand, HistoryCommand, QuitCommand>;
 
 struct ParsedCommand
 {
@@ -113,6 +130,10 @@ bool parseNumber(std::string_view word, T& value)
 
 // What is wrong with a push's SIZE or RATE, if anything (the COUNT rules differ by caller).
 std::optional<std::string> pushSpecProblem(const PushSpec& spec);
+
+// What is wrong with a push's SIZE under --ids, if anything: it must leave room for the id
+// (with `idPrefix`) and the sequence number.
+std::optional<std::string> idsPushProblem(const PushSpec& spec, std::string_view idPrefix);
 
 // Parses one stdin line (without its newline). Pure: no I/O and no state, so it is unit-testable.
 std::variant<ParsedCommand, ParseError> parseCommand(std::string_view line);

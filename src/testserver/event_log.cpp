@@ -74,6 +74,31 @@ void EventLog::stats(const Stats& stats)
          " received=" + std::to_string(stats.received) + " pushed=" + std::to_string(stats.pushed));
 }
 
+void EventLog::resumed(std::string_view client, std::string_view id, std::uint64_t count)
+{
+    line("resumed " + escapeLine(client) + " from " + escapeLine(id) + ": " +
+         std::to_string(count) + " messages");
+}
+
+void EventLog::live(std::string_view client)
+{
+    line("live " + escapeLine(client));
+}
+
+void EventLog::unknownId(std::string_view client, std::string_view id,
+                         const std::optional<std::string>& first)
+{
+    line("unknown-id " + escapeLine(client) + " " + escapeLine(id) +
+         " first=" + first.value_or("-"));
+}
+
+void EventLog::history(const std::optional<std::string>& first,
+                       const std::optional<std::string>& last, std::uint64_t count)
+{
+    line("history first=" + first.value_or("-") + " last=" + last.value_or("-") +
+         " count=" + std::to_string(count));
+}
+
 void EventLog::ok(std::string_view verb)
 {
     line("ok " + std::string(verb));

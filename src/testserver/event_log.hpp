@@ -36,6 +36,17 @@ public:
     void disconnected();
     void pushed(std::uint64_t count);
     void stats(const Stats& stats);
+    // With --resume: a client resumes after ID, getting `count` messages from the history
+    // first; or it goes on with live messages only, having named no id.
+    void resumed(std::string_view client, std::string_view id, std::uint64_t count);
+    void live(std::string_view client);
+    // A client resumes after an ID the history does not hold; it starts at `first`, the oldest
+    // id in the history (nullopt: the history is empty).
+    void unknownId(std::string_view client, std::string_view id,
+                   const std::optional<std::string>& first);
+    // The `history` command; ids are nullopt when the history is empty.
+    void history(const std::optional<std::string>& first, const std::optional<std::string>& last,
+                 std::uint64_t count);
     void ok(std::string_view verb);
     void error(std::string_view message);
 

@@ -33,8 +33,13 @@ void appendTextFrameHeader(std::string& out, std::uint64_t length)
 
 void appendPushFrame(std::string& out, std::uint64_t k, std::size_t size, bool stamped)
 {
-    appendTextFrameHeader(out, pushMessageLength(k, size, stamped));
-    appendPushMessage(out, k, size, stamped);
+    appendPushFrame(out, plainPushMessage(k, size, stamped));
+}
+
+void appendPushFrame(std::string& out, const PushMessage& message)
+{
+    appendTextFrameHeader(out, pushMessageLength(message));
+    appendPushMessage(out, message);
 }
 
 } // namespace wspush::testserver

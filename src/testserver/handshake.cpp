@@ -84,4 +84,24 @@ std::optional<std::string> requestHeader(lws* wsi, std::string_view name)
     return customHeader(wsi, field);
 }
 
+std::optional<std::string> urlArgument(lws* wsi, std::string_view name)
+{
+    for (int index = 0;; ++index) {
+        const int length = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, index);
+        if (length <= 0) {
+            return std::nullopt;
+        }
+        std::string argument(static_cast<std::size_t>(length) + 1, '\0');
+        if (lws_hdr_copy_fragment(wsi, argument.data(), length + 1, WSI_TOKEN_HTTP_URI_ARGS,
+                                  index) != length) {
+            return std::nullopt;
+        }
+        argument.resize(static_cast<std::size_t>(length));
+        if (argument.size() > name.size() && argument.starts_with(name) &&
+            argument[name.size()] == '=') {
+            return argument.substr(name.size() + 1);
+        }
+    }
+}
+
 } // namespace wspush::testserver

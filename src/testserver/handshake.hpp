@@ -19,6 +19,9 @@ struct Handshake
     std::vector<std::optional<std::string>> headers;
     // The request listed subprotocols: lws then answers with the one it selected.
     bool offeredSubprotocol = false;
+    // With --resume query:NAME or header:NAME: the id the client says it had last; nullopt
+    // when it said none.
+    std::optional<std::string> resumeId;
 };
 
 Handshake readHandshake(lws* wsi, std::string id, const std::vector<std::string>& headerNames);
@@ -28,5 +31,9 @@ Handshake readHandshake(lws* wsi, std::string id, const std::vector<std::string>
 // token table, the others kept as custom headers, so both are looked up. A known header that
 // came with an empty value reads as absent: lws does not tell the two apart.
 std::optional<std::string> requestHeader(lws* wsi, std::string_view name);
+
+// The value of the upgrade URL's query argument NAME (`?NAME=VALUE`, percent-decoded by lws);
+// nullopt if there is none.
+std::optional<std::string> urlArgument(lws* wsi, std::string_view name);
 
 } // namespace wspush::testserver

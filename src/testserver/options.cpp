@@ -14,9 +14,11 @@ const char* const kUsage =
     "                         [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
     "                         [--subprotocol NAME]\n"
     "                         [--show-header NAME]... [--deflate]\n"
+    "                         [--ids] [--id-prefix PREFIX] [--history N]\n"
+    "                         [--resume query:NAME|header:NAME|message] [--resume-wait MS]\n"
     "Serves ws://HOST:PORT/websocket/<id> (wss:// with --tls-cert) and takes commands on\n"
     "stdin (push, send, sendhex, binhex, oversize, fragmented, close, pingflood, reset,\n"
-    "refuse, silent, stats, quit).\n"
+    "refuse, silent, stats, skip, restart-seq, history, quit).\n"
     "  --host ADDR      address to listen on, IPv4 or IPv6 (default 127.0.0.1)\n"
     "  --port N         port, 0 = any free one (default 0)\n"
     "  --count N        push N messages to each client from its connect on (0 = forever)\n"
@@ -33,7 +35,17 @@ const char* const kUsage =
     "                   lines\n"
     "  --show-header NAME\n"
     "                   print \"header NAME VALUE\" for each upgrade (repeatable)\n"
-    "  --deflate        accept permessage-deflate from clients that offer it\n";
+    "  --deflate        accept permessage-deflate from clients that offer it\n"
+    "  --ids            give each pushed message an \"id\" and a \"seq\"; publish it once,\n"
+    "                   to the clients connected or to none, and keep a history\n"
+    "  --id-prefix PREFIX\n"
+    "                   ids are PREFIX followed by the message number (default m-; implies\n"
+    "                   --ids)\n"
+    "  --history N      messages kept to resume from (default 10000; implies --ids)\n"
+    "  --resume MODE    where a reconnecting client's last id is: query:NAME (?NAME=ID),\n"
+    "                   header:NAME, or message ({\"op\":\"resume\",\"id\":ID} first);\n"
+    "                   implies --ids\n"
+    "  --resume-wait MS with --resume message: how long pushes wait for it (default 1000)\n";
 
 namespace {
 
@@ -45,6 +57,15 @@ T number(const char* option, const char* text)
         throw UsageError(std::string("--") + option + ": not a number: " + text);
     }
     return value;
+}
+
+// Characters an id prefix may hold: none needs escaping in JSON or in a URL query.
+bool isIdPrefix(std::string_view text)
+{
+    return std::ranges::all_of(text, [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' ||
+               c == '.' || c == '~' || c == ':';
+    });
 }
 
 // RFC 9110 token characters, which header names and subprotocol names are made of.
@@ -76,6 +97,11 @@ Options parseOptions(int argc, char** argv)
         {"subprotocol", required_argument, nullptr, 'P'},
         {"show-header", required_argument, nullptr, 'S'},
         {"deflate", no_argument, nullptr, 'D'},
+        {"ids", no_argument, nullptr, 'I'},
+        {"id-prefix", required_argument, nullptr, 'X'},
+        {"history", required_argument, nullptr, 'Y'},
+        {"resume", required_argument, nullptr, 'R'},
+        {"resume-wait", required_argument, nullptr, 'W'},
         {nullptr, 0, nullptr, 0},
     };
     Options options;
@@ -137,6 +163,36 @@ Options parseOptions(int argc, char** argv)
         case 'D':
             options.deflate = true;
             break;
+        case 'I':
+            options.ids = true;
+            break;
+        case 'X':
+            options.idPrefix = optarg;
+            options.ids = true;
+            if (options.idPrefix.size() > 64 || !isIdPrefix(options.idPrefix)) {
+                throw UsageError("--id-prefix: up to 64 of A-Z a-z 0-9 - _ . ~ :");
+            }
+            break;
+        case 'Y':
+            options.history = number<std::uint64_t>("history", optarg);
+            options.ids = true;
+            break;
+        case 'R': {
+            auto source = parseResumeSource(optarg);
+            if (!source) {
+                throw UsageError(std::string("--resume: not query:NAME, header:NAME or message: ") +
+                                 optarg);
+            }
+            options.resume = *std::move(source);
+            options.ids = true;
+            break;
+        }
+        case 'W':
+            options.resumeWaitMs = number<unsigned>("resume-wait", optarg);
+            if (options.resumeWaitMs > 3'600'000) {
+                throw UsageError("--resume-wait: at most 3600000 ms");
+            }
+            break;
         default:
             throw UsageError("unknown option");
         }
@@ -152,6 +208,14 @@ Options parseOptions(int argc, char** argv)
     }
     if (auto problem = pushSpecProblem(push)) {
         throw UsageError(*problem);
+    }
+    if (autoPush && options.ids) {
+        if (auto problem = idsPushProblem(push, options.idPrefix)) {
+            throw UsageError("--ids: " + *problem);
+        }
+        if (push.count == 0 && push.rate == 0) {
+            throw UsageError("--ids: --count 0 needs a --rate above 0");
+        }
     }
     if (autoPush) {
         options.autoPush = push;

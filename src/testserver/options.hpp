@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "testserver/control.hpp"
+#include "testserver/resume.hpp"
 
 namespace wspush::testserver {
 
@@ -31,6 +32,15 @@ struct Options
     // Accept permessage-deflate when a client offers it; lws then compresses the frames it
     // writes (not the batched push frames, which stay uncompressed, as the extension allows).
     bool deflate = false;
+
+    // --ids: every pushed message carries "id" and "seq", is published once for all clients
+    // (connected or not) and kept in a history clients can resume from. --id-prefix,
+    // --history and --resume turn it on too.
+    bool ids = false;
+    std::string idPrefix = "m-";
+    std::uint64_t history = 10000; // messages kept to resume from
+    ResumeSource resume;           // where a client's last id comes from; Kind::None: nowhere
+    unsigned resumeWaitMs = 1000;  // --resume message: how long pushes wait for it
 };
 
 // A bad command line; what() says what is wrong.

@@ -10,6 +10,9 @@ namespace wspush::testserver {
 
 namespace {
 
+constexpr std::string_view kIdHead = R"({"id":")";
+constexpr std::string_view kIdSeq = R"(","seq":)";
+constexpr std::string_view kIdN = R"(,"n":)";
 constexpr std::string_view kPushHead = R"({"n":)";
 constexpr std::string_view kPushStamp = R"(,"t":)";
 constexpr std::string_view kPushMiddle = R"(,"pad":")";
@@ -25,11 +28,27 @@ std::size_t decimalDigits(std::uint64_t value)
     return digits;
 }
 
-std::size_t skeletonLength(std::uint64_t k, bool stamped)
+std::size_t skeletonLength(const PushMessage& message)
 {
-    return kPushHead.size() + decimalDigits(k) + (stamped ? kPushStamp.size() + kStampDigits : 0) +
-           kPushMiddle.size() + kPushTail.size();
+    std::size_t length = message.ids
+                             ? kIdHead.size() + message.idPrefix.size() + decimalDigits(message.k) +
+                                   kIdSeq.size() + decimalDigits(message.seq) + kIdN.size()
+                             : kPushHead.size();
+    length += decimalDigits(message.k);
+    if (message.stamped) {
+        length += kPushStamp.size() + kStampDigits;
+    }
+    return length + kPushMiddle.size() + kPushTail.size();
 }
+
+void appendNumber(std::string& out, std::uint64_t value)
+{
+    char digits[20];
+    const auto converted = std::to_chars(digits, digits + sizeof digits, value);
+    out.append(digits, converted.ptr);
+}
+
+} // namespace
 
 std::uint64_t realtimeNs() noexcept
 {
@@ -39,21 +58,28 @@ std::uint64_t realtimeNs() noexcept
            static_cast<std::uint64_t>(now.tv_nsec);
 }
 
-} // namespace
-
-std::size_t pushMessageLength(std::uint64_t k, std::size_t size, bool stamped)
+std::size_t pushMessageLength(const PushMessage& message)
 {
-    return std::max(skeletonLength(k, stamped), size);
+    return std::max(skeletonLength(message), message.size);
 }
 
-void appendPushMessage(std::string& out, std::uint64_t k, std::size_t size, bool stamped)
+void appendPushMessage(std::string& out, const PushMessage& message)
 {
-    char digits[20];
-    const auto converted = std::to_chars(digits, digits + sizeof digits, k);
-    out.append(kPushHead);
-    out.append(digits, converted.ptr);
-    if (stamped) {
-        const auto stamp = std::to_chars(digits, digits + sizeof digits, realtimeNs());
+    if (message.ids) {
+        out.append(kIdHead);
+        out.append(message.idPrefix);
+        appendNumber(out, message.k);
+        out.append(kIdSeq);
+        appendNumber(out, message.seq);
+        out.append(kIdN);
+    } else {
+        out.append(kPushHead);
+    }
+    appendNumber(out, message.k);
+    if (message.stamped) {
+        char digits[20];
+        const std::uint64_t ns = message.stampNs != 0 ? message.stampNs : realtimeNs();
+        const auto stamp = std::to_chars(digits, digits + sizeof digits, ns);
         const auto length = static_cast<std::size_t>(stamp.ptr - digits);
         out.append(kPushStamp);
         // A clock set before 2001 gives fewer digits: JSON allows blanks before a value.
@@ -61,8 +87,29 @@ void appendPushMessage(std::string& out, std::uint64_t k, std::size_t size, bool
         out.append(digits, stamp.ptr);
     }
     out.append(kPushMiddle);
-    out.append(pushMessageLength(k, size, stamped) - skeletonLength(k, stamped), 'x');
+    out.append(pushMessageLength(message) - skeletonLength(message), 'x');
     out.append(kPushTail);
+}
+
+std::size_t pushMessageLength(std::uint64_t k, std::size_t size, bool stamped)
+{
+    return pushMessageLength(plainPushMessage(k, size, stamped));
+}
+
+void appendPushMessage(std::string& out, std::uint64_t k, std::size_t size, bool stamped)
+{
+    appendPushMessage(out, plainPushMessage(k, size, stamped));
+}
+
+std::size_t minimumIdsPushSize(std::string_view idPrefix, bool stamped)
+{
+    constexpr std::uint64_t kLargest = 9'999'999'999;
+    static_assert(kIdsDigits == 10);
+    PushMessage message = plainPushMessage(kLargest, 0, stamped);
+    message.ids = true;
+    message.idPrefix = idPrefix;
+    message.seq = kLargest;
+    return skeletonLength(message);
 }
 
 std::size_t paddedJsonMinimum(std::string_view key)

@@ -42,6 +42,9 @@ private:
 // when it was given) or one client's automatic stream (--count). Messages fall due at the job's
 // rate, on a clock that stands still while the server is silent; each client then writes them
 // as fast as its socket takes them.
+//
+// With --ids a job publishes instead: it has no targets, and the server takes the messages as
+// they fall due (takeDue()) into its MessageLog, for whoever is connected then.
 class PushJob
 {
 public:
@@ -52,9 +55,12 @@ public:
 
     PushJob(const PushSpec& spec, std::vector<lws*> targets, MessageCounter& counter,
             FinishedHandler onFinished);
+    // A publishing job (--ids).
+    PushJob(const PushSpec& spec, FinishedHandler onFinished);
 
     const PushSpec& spec() const noexcept { return spec_; }
     const std::vector<lws*>& targets() const noexcept { return targets_; }
+    bool publishing() const noexcept { return publishing_; }
     bool active() const noexcept { return active_; }
     // Messages each target gets in all: the count, or kEndless.
     std::uint64_t end() const noexcept { return spec_.count == 0 ? kEndless : spec_.count; }
@@ -77,14 +83,22 @@ public:
     // The last target finishes an active job.
     void targetDone(lws* target, std::uint64_t written);
 
+    // A publishing job's messages that fell due since the last call.
+    std::uint64_t takeDue() noexcept;
+    // A publishing job has been taken its last message: finishes it, with sent() = COUNT.
+    // Returns whether it did.
+    bool finishIfAllTaken();
+
 private:
     void finish();
 
     PushSpec spec_;
     std::vector<lws*> targets_;
-    MessageCounter& counter_;
+    MessageCounter* counter_ = nullptr; // nullptr when publishing
     FinishedHandler onFinished_;
+    bool publishing_ = false;
     bool active_ = false;
+    std::uint64_t taken_ = 0;
     std::uint64_t firstK_ = 0;
     std::uint64_t due_ = 0;
     std::uint64_t sent_ = 0;

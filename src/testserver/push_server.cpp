@@ -122,6 +122,9 @@ void adoptDescriptor(lws_vhost* vhost, int fd, const char* protocol)
 
 PushServer::PushServer(const Options& options) : options_(options), events_(options.quiet)
 {
+    if (options_.ids) {
+        log_ = std::make_unique<MessageLog>(options_.idPrefix, options_.history);
+    }
     // stdout may be a pipe whose reader is gone; that must not kill the server.
     std::signal(SIGPIPE, SIG_IGN);
     lws_set_log_level(LLL_ERR | LLL_WARN, nullptr);
@@ -238,6 +241,9 @@ int PushServer::dispatchWebSocket(lws* wsi, lws_callback_reasons reason, void* i
     case LWS_CALLBACK_WSI_DESTROY:
         onDestroyed(wsi);
         return 0;
+    case LWS_CALLBACK_TIMER:
+        onResumeWaitOver(wsi);
+        return 0;
     default:
         return 0;
     }
@@ -302,7 +308,13 @@ int PushServer::onUpgradeRequest(lws* wsi)
                    ? 1
                    : -1;
     }
-    upgrading_[wsi] = readHandshake(wsi, std::move(*id), options_.showHeaders);
+    Handshake handshake = readHandshake(wsi, std::move(*id), options_.showHeaders);
+    if (options_.resume.kind == ResumeSource::Kind::Query) {
+        handshake.resumeId = urlArgument(wsi, options_.resume.name);
+    } else if (options_.resume.kind == ResumeSource::Kind::Header) {
+        handshake.resumeId = requestHeader(wsi, options_.resume.name);
+    }
+    upgrading_[wsi] = std::move(handshake);
     return 0;
 }
 
@@ -311,10 +323,27 @@ void PushServer::onEstablished(lws* wsi)
     auto upgraded = upgrading_.extract(wsi);
     Handshake handshake = upgraded ? std::move(upgraded.mapped()) : Handshake{};
     reportHandshake(wsi, handshake);
-    Client& client = *clients_.emplace(wsi, std::make_unique<Client>(wsi, std::move(handshake.id)))
-                          .first->second;
+    Client& client =
+        *clients_.emplace(wsi, std::make_unique<Client>(wsi, std::move(handshake.id), log_.get()))
+             .first->second;
     events_.connected(client.id());
     client.queueFrame(kGreeting, LWS_WRITE_TEXT);
+    switch (options_.resume.kind) {
+    case ResumeSource::Kind::Query:
+    case ResumeSource::Kind::Header:
+        resume(client, handshake.resumeId);
+        break;
+    case ResumeSource::Kind::Message:
+        if (options_.resumeWaitMs == 0) {
+            events_.live(client.id());
+        } else {
+            client.hold(true);
+            lws_set_timer_usecs(wsi, lws_usec_t{options_.resumeWaitMs} * LWS_US_PER_MS);
+        }
+        break;
+    case ResumeSource::Kind::None:
+        break;
+    }
     if (options_.autoPush) {
         startAutoPush(client);
     }
@@ -348,6 +377,18 @@ void PushServer::onReceive(lws* wsi, const char* data, std::size_t length)
                                         lws_is_final_fragment(wsi) != 0);
     if (!message) {
         return;
+    }
+    if (options_.resume.kind == ResumeSource::Kind::Message && !message->binary) {
+        if (const auto request = parseResumeMessage(message->data)) {
+            lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
+            resume(client, *request);
+            return;
+        }
+        if (client.holding()) {
+            // Its first text message is something else: it has no id to give.
+            lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
+            resume(client, std::nullopt);
+        }
     }
     if (!message->binary && message->data == kHeartbeat) {
         events_.heartbeat(++heartbeats_);
@@ -391,6 +432,31 @@ void PushServer::onClosed(lws* wsi)
 void PushServer::onDestroyed(lws* wsi)
 {
     upgrading_.erase(wsi);
+}
+
+void PushServer::onResumeWaitOver(lws* wsi)
+{
+    const auto found = clients_.find(wsi);
+    if (found != clients_.end() && found->second->holding()) {
+        resume(*found->second, std::nullopt);
+    }
+}
+
+void PushServer::resume(Client& client, const std::optional<std::string>& id)
+{
+    if (!id || id->empty()) {
+        client.hold(false);
+        events_.live(client.id());
+        return;
+    }
+    const MessageLog::ResumePoint point = log_->resumePoint(*id);
+    if (!point.known) {
+        events_.unknownId(client.id(), *id,
+                          log_->historyCount() == 0
+                              ? std::nullopt
+                              : std::optional<std::string>(log_->idOf(point.start)));
+    }
+    events_.resumed(client.id(), *id, client.resume(point.start, log_->end()));
 }
 
 void PushServer::onReadable(int fd)
@@ -450,13 +516,15 @@ void PushServer::onTick()
     const auto now = PushJob::Clock::now();
     const auto advance = [&](const std::shared_ptr<PushJob>& job) {
         if (job->advance(now, silent_)) {
-            wakeTargets(*job);
+            release(job);
         }
     };
+    // Copies: a publishing job may finish, and leave its queue, while it is advanced.
     if (!pushQueue_.empty()) {
-        advance(pushQueue_.front());
+        const auto front = pushQueue_.front();
+        advance(front);
     }
-    std::ranges::for_each(autoPushes_, advance);
+    std::ranges::for_each(std::vector(autoPushes_), advance);
     updateTicker();
 }
 
@@ -468,14 +536,41 @@ void PushServer::handleLine(std::string_view line)
         return;
     }
     const auto& command = std::get<ParsedCommand>(parsed);
+    if (const auto problem = refusal(command.command)) {
+        events_.error(command.verb + ": " + *problem);
+        return;
+    }
     std::visit([this](const auto& what) { execute(what); }, command.command);
     events_.ok(command.verb);
     // Only now, so that "ok push" comes before the "pushed 0" of a push without clients.
     startNextPush();
 }
 
+std::optional<std::string> PushServer::refusal(const Command& command) const
+{
+    if (const auto* push = std::get_if<PushCommand>(&command)) {
+        return log_ ? idsPushProblem(push->spec, log_->idPrefix()) : std::nullopt;
+    }
+    const bool needsIds = std::holds_alternative<SkipCommand>(command) ||
+                          std::holds_alternative<RestartSeqCommand>(command) ||
+                          std::holds_alternative<HistoryCommand>(command);
+    if (needsIds && !log_) {
+        return "needs --ids";
+    }
+    if (const auto* skip = std::get_if<SkipCommand>(&command);
+        skip != nullptr && skip->count > kMaxSeq - log_->nextSeq()) {
+        return "the next seq would pass " + std::to_string(kMaxSeq);
+    }
+    return std::nullopt;
+}
+
 void PushServer::execute(const PushCommand& command)
 {
+    if (log_) {
+        pushQueue_.push_back(
+            std::make_shared<PushJob>(command.spec, [this](PushJob& job) { onPushFinished(job); }));
+        return;
+    }
     std::vector<lws*> targets;
     for (const auto& [wsi, client] : clients_) {
         targets.push_back(wsi);
@@ -571,6 +666,24 @@ void PushServer::execute(const StatsCommand& /*command*/)
     events_.stats({clients_.size(), heartbeats_, received_, pushed_});
 }
 
+void PushServer::execute(const SkipCommand& command)
+{
+    log_->skip(command.count);
+}
+
+void PushServer::execute(const RestartSeqCommand& command)
+{
+    log_->restartSeq(command.seq);
+}
+
+void PushServer::execute(const HistoryCommand& /*command*/)
+{
+    const bool empty = log_->historyCount() == 0;
+    events_.history(empty ? std::nullopt : std::optional(log_->idOf(log_->historyFirst())),
+                    empty ? std::nullopt : std::optional(log_->idOf(log_->end() - 1)),
+                    log_->historyCount());
+}
+
 void PushServer::execute(const QuitCommand& /*command*/)
 {
     running_ = false;
@@ -584,6 +697,20 @@ std::shared_ptr<PushJob> PushServer::makeJob(const PushSpec& spec, std::vector<l
 
 void PushServer::startAutoPush(Client& client)
 {
+    if (log_) {
+        // One stream for everyone, from the first connect on, connected or not.
+        if (autoPublisherStarted_) {
+            return;
+        }
+        autoPublisherStarted_ = true;
+        const auto job = std::make_shared<PushJob>(
+            *options_.autoPush, [this](PushJob& finished) { onPushFinished(finished); });
+        autoPushes_.push_back(job);
+        job->activate(PushJob::Clock::now());
+        publishDue(job);
+        updateTicker();
+        return;
+    }
     const auto job = makeJob(*options_.autoPush, {client.wsi()});
     autoPushes_.push_back(job);
     client.queuePush(job);
@@ -599,7 +726,7 @@ void PushServer::startNextPush()
     // Held here: a job without clients left finishes inside activate() and leaves the queue.
     const auto job = pushQueue_.front();
     job->activate(PushJob::Clock::now());
-    wakeTargets(*job);
+    release(job);
     updateTicker();
 }
 
@@ -622,6 +749,38 @@ void PushServer::wakeTargets(const PushJob& job)
             lws_callback_on_writable(wsi);
         }
     }
+}
+
+void PushServer::release(const std::shared_ptr<PushJob>& job)
+{
+    if (job->publishing()) {
+        publishDue(job);
+    } else {
+        wakeTargets(*job);
+    }
+}
+
+void PushServer::publishDue(const std::shared_ptr<PushJob>& job)
+{
+    const std::uint64_t count = job->takeDue();
+    if (count > 0) {
+        const PushSpec& spec = job->spec();
+        const std::uint64_t first = log_->publish(count, spec.size, spec.stamp);
+        for (const auto& [wsi, client] : clients_) {
+            client->queuePublished(first, first + count);
+        }
+        trimLog();
+    }
+    job->finishIfAllTaken();
+}
+
+void PushServer::trimLog()
+{
+    std::uint64_t keep = log_->end();
+    for (const auto& [wsi, client] : clients_) {
+        keep = std::min(keep, client->oldestPublished().value_or(keep));
+    }
+    log_->trim(keep);
 }
 
 void PushServer::updateTicker()

@@ -19,6 +19,7 @@
 #include "testserver/event_log.hpp"
 #include "testserver/handshake.hpp"
 #include "testserver/loop_fds.hpp"
+#include "testserver/message_log.hpp"
 #include "testserver/options.hpp"
 #include "testserver/push_job.hpp"
 
@@ -63,6 +64,10 @@ private:
     int onWriteable(lws* wsi);
     void onClosed(lws* wsi);
     void onDestroyed(lws* wsi);
+    // --resume message: the wait for a client's resume request is over.
+    void onResumeWaitOver(lws* wsi);
+    // A client resumes after `id`, or goes on live when it names none (--resume).
+    void resume(Client& client, const std::optional<std::string>& id);
 
     // The loop side.
     void onReadable(int fd);
@@ -73,6 +78,8 @@ private:
 
     // The commands, one line each.
     void handleLine(std::string_view line);
+    // Why a well-formed command cannot be carried out with these options, if it cannot.
+    std::optional<std::string> refusal(const Command& command) const;
     void execute(const PushCommand& command);
     void execute(const SendCommand& command);
     void execute(const OversizeCommand& command);
@@ -83,6 +90,9 @@ private:
     void execute(const RefuseCommand& command);
     void execute(const SilentCommand& command);
     void execute(const StatsCommand& command);
+    void execute(const SkipCommand& command);
+    void execute(const RestartSeqCommand& command);
+    void execute(const HistoryCommand& command);
     void execute(const QuitCommand& command);
 
     // Push jobs.
@@ -91,6 +101,12 @@ private:
     void startNextPush();
     void onPushFinished(PushJob& job);
     void wakeTargets(const PushJob& job);
+    // Moves a job's messages along once more fell due: wakes its targets, or publishes them.
+    void release(const std::shared_ptr<PushJob>& job);
+    // --ids: publishes the messages that fell due into the log and to every client.
+    void publishDue(const std::shared_ptr<PushJob>& job);
+    // --ids: forgets the published messages no client and no resume can still need.
+    void trimLog();
     void updateTicker();
 
     Options options_;
@@ -110,6 +126,10 @@ private:
     // The --count streams, one per client, running alongside.
     std::vector<std::shared_ptr<PushJob>> autoPushes_;
     MessageCounter messageNumbers_;
+    // --ids: the messages published, with the history; nullptr without --ids.
+    std::unique_ptr<MessageLog> log_;
+    // --ids with --count: the one stream for all clients has started (at the first connect).
+    bool autoPublisherStarted_ = false;
 
     std::string stdinBuffer_;
     std::uint64_t heartbeats_ = 0;
