@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "sinks/unix_sink.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -30,6 +31,8 @@ constexpr const char* listenerProtocol = "wspush-unix-listener";
 constexpr std::size_t rxBufferSize = std::size_t{64} * 1024;
 // How long a new client's records wait for its first request (a replay comes first).
 constexpr auto firstLineWait = std::chrono::milliseconds(200);
+// Named subscriptions' cursors in the store; sinks' are "sink NAME".
+constexpr std::string_view cursorPrefix = "subscriber ";
 
 bool isAbstract(const std::string& path)
 {
@@ -47,6 +50,8 @@ std::string nowText()
 
 UnixSink::UnixSink(const config::UnixSinkConfig& config, event::EventLoop& loop, SinkHost& host)
     : config_(config), host_(host), name_("unix " + config.path),
+      // A sink without a cursor is given the records after the newest one.
+      lastSeq_(host.store().lastSeq()),
       releaseTimer_(loop.context(), [this] { releaseNewClients(); })
 {
     if (!isAbstract(config_.path))
@@ -233,7 +238,7 @@ int UnixSink::onClientEvent(lws* wsi, lws_callback_reasons reason, UnixClient** 
         }
         return 0;
     case LWS_CALLBACK_RAW_WRITEABLE:
-        if (slot == nullptr || *slot == nullptr || !(*slot)->flush())
+        if (slot == nullptr || *slot == nullptr || !(*slot)->flush(lastSeq_))
             return -1;
         return 0;
     case LWS_CALLBACK_RAW_CLOSE:
@@ -254,6 +259,14 @@ void UnixSink::onAccepted(lws* wsi, UnixClient** slot) noexcept
     try {
         const std::uint64_t id = nextClientId_++;
         auto client = std::make_unique<UnixClient>(wsi, id, config_);
+        // The held range: what a replay may ask for; every record after `last` comes live.
+        const store::Store& store = host_.store();
+        const std::uint64_t first = store.firstSeq();
+        Json::Value hello;
+        hello["epoch"] = store.epoch();
+        hello["first"] = Json::UInt64(first == 0 || lastSeq_ == 0 ? 0 : first);
+        hello["last"] = Json::UInt64(first == 0 ? 0 : lastSeq_);
+        client->pushEvent(eventLine("hello", hello));
         *slot = client.get();
         clients_.emplace(id, std::move(client));
         if (!releaseTimer_.isPending())
@@ -306,6 +319,9 @@ bool UnixSink::reconfigure(const config::SinkConfig& next) noexcept
 
 void UnixSink::onClosed(UnixClient* client) noexcept
 {
+    const auto held = subscribers_.find(client->subscription());
+    if (held != subscribers_.end() && held->second == client->id())
+        subscribers_.erase(held);
     closedClients_.forwarded += client->forwarded();
     closedClients_.dropped += client->dropped();
     clients_.erase(client->id());
@@ -322,53 +338,185 @@ void UnixSink::handleRequest(UnixClient& client, std::string_view line) noexcept
             sendStatus(client);
         } else if (auto* send = std::get_if<SendRequest>(&request)) {
             sendUpstream(client, std::move(*send));
+        } else if (auto* subscription = std::get_if<SubscribeRequest>(&request)) {
+            subscribe(client, *subscription);
+        } else if (auto* acknowledgement = std::get_if<AckRequest>(&request)) {
+            ack(client, *acknowledgement);
+        } else if (std::holds_alternative<CursorsRequest>(request)) {
+            sendCursors(client);
+        } else if (auto* deletion = std::get_if<DeleteCursorRequest>(&request)) {
+            deleteCursor(client, *deletion);
         } else {
-            Json::Value fields;
-            fields["message"] = std::get<InvalidRequest>(request).message;
-            client.pushEvent(eventLine("error", fields));
+            refuse(client, std::get<InvalidRequest>(request).message);
         }
     } catch (const std::exception& error) {
         log::warning(name_ + ": a request failed: " + error.what());
     }
 }
 
-// A replay reaches back at most `replay` records, read from the store.
+void UnixSink::refuse(UnixClient& client, const std::string& message) noexcept
+{
+    try {
+        Json::Value fields;
+        fields["message"] = message;
+        client.pushEvent(eventLine("error", fields));
+    } catch (const std::exception&) {
+    }
+}
+
+// A replay reaches back at most `replay` records from the newest, read from the store as
+// the client's socket drains; a record this connection was already sent is not sent again.
 void UnixSink::replay(UnixClient& client, const ReplayRequest& request) noexcept
 {
-    store::Store& store = host_.store();
-    const bool otherEpoch = !request.run.empty() && request.run != store.epoch();
-    const std::uint64_t since = otherEpoch ? 0 : request.since;
-    // Records from the lowest one already queued upwards are on their way.
-    const std::uint64_t upper = client.lowestSeq() != 0 ? client.lowestSeq() - 1 : lastSeq_;
-    if (upper <= since)
+    if (!client.subscription().empty()) {
+        refuse(client, "this connection is subscribed as '" + client.subscription() +
+                           "': a replay is for readers without a name");
         return;
-
-    const std::uint64_t reach = upper >= config_.replay ? upper - config_.replay + 1 : 1;
-    const std::uint64_t first = store.firstSeq();
-    const std::uint64_t oldest = std::max(reach, first == 0 ? upper + 1 : first);
+    }
+    store::Store& store = host_.store();
+    const bool otherEpoch = !request.epoch.empty() && request.epoch != store.epoch();
+    const std::uint64_t upper = lastSeq_;
+    const std::uint64_t since = otherEpoch ? 0 : std::min(request.since, upper);
+    // The oldest record a replay reaches.
+    const std::uint64_t reach = config_.replay >= upper ? 1 : upper - config_.replay + 1;
+    std::uint64_t after = std::max(since, reach - 1);
+    if (config_.replay == 0)
+        after = upper;
+    // Records already queued for it are on their way: the replay does not leave them out.
+    if (const std::uint64_t queued = client.firstUnsent(); queued != 0)
+        after = std::min(after, queued - 1);
     try {
-        std::vector<std::shared_ptr<const record::Record>> wanted;
-        std::uint64_t from = since + 1;
-        if (config_.replay != 0 && from <= upper) {
-            const auto reader = store.reader(std::max(since, oldest - 1));
-            while (reader->position() < upper) {
-                auto record = reader->next();
-                if (!record || record->seq > upper)
-                    break;
-                wanted.push_back(std::move(record));
+        client.catchUp(store.reader(after), true);
+        Json::Value fields;
+        if (otherEpoch) {
+            // Its seqs are from another store: all that is held comes, from the oldest.
+            fields["reason"] = "epoch";
+            fields["epoch"] = store.epoch();
+            client.pushEvent(eventLine("gap", fields));
+        } else if (since < after && since < upper) {
+            fields["from"] = Json::UInt64(since + 1);
+            fields["to"] = Json::UInt64(after);
+            client.pushEvent(eventLine("gap", fields));
+        }
+    } catch (const std::exception& error) {
+        log::error(name_ + ": a replay failed: " + error.what());
+    }
+}
+
+void UnixSink::subscribe(UnixClient& client, const SubscribeRequest& request) noexcept
+{
+    if (client.isClosing())
+        return;
+    try {
+        store::Store& store = host_.store();
+        const std::string cursorName = std::string(cursorPrefix) + request.name;
+        if (!client.subscription().empty() && client.subscription() != request.name) {
+            const auto held = subscribers_.find(client.subscription());
+            if (held != subscribers_.end() && held->second == client.id())
+                subscribers_.erase(held);
+        }
+        const auto holder = subscribers_.find(request.name);
+        if (holder != subscribers_.end() && holder->second != client.id()) {
+            const auto other = clients_.find(holder->second);
+            if (other != clients_.end()) {
+                other->second->cutOff("subscription '" + request.name +
+                                          "' taken over by another client",
+                                      "taken_over");
             }
         }
-        const std::uint64_t firstSent = wanted.empty() ? upper + 1 : wanted.front()->seq;
-        std::string gapLine;
-        if (from < firstSent) {
-            Json::Value fields;
-            fields["from"] = Json::UInt64(from);
-            fields["to"] = Json::UInt64(firstSent - 1);
-            gapLine = eventLine("gap", fields);
+        subscribers_[request.name] = client.id();
+
+        std::uint64_t after = lastSeq_; // a new name starts at the next record
+        if (const auto cursor = store.cursor(cursorName)) {
+            after = std::min(*cursor, lastSeq_);
+        } else {
+            if (request.fromFirst && store.firstSeq() != 0)
+                after = std::min(store.firstSeq() - 1, lastSeq_);
+            store.setCursor(cursorName, after);
         }
-        client.insertReplayed(std::move(gapLine), wanted);
-    } catch (const std::bad_alloc&) {
-        log::error(name_ + ": out of memory during a replay");
+        client.subscribe(request.name);
+        client.catchUp(store.reader(after), false);
+        Json::Value fields;
+        fields["name"] = request.name;
+        fields["cursor"] = Json::UInt64(after);
+        client.pushEvent(eventLine("subscribed", fields));
+        log::debug(name_ + ": client " + std::to_string(client.id()) + " subscribed as '" +
+                   request.name + "' after record " + std::to_string(after));
+    } catch (const std::exception& error) {
+        log::error(name_ + ": a subscription failed: " + error.what());
+    }
+}
+
+void UnixSink::ack(UnixClient& client, const AckRequest& request) noexcept
+{
+    const std::string& name = client.subscription();
+    if (name.empty()) {
+        refuse(client, "ack needs a subscription on this connection: subscribe first");
+        return;
+    }
+    const auto holder = subscribers_.find(name);
+    if (holder == subscribers_.end() || holder->second != client.id())
+        return; // taken over: the new holder's acks count
+    store::Store& store = host_.store();
+    const std::string cursorName = std::string(cursorPrefix) + name;
+    const std::uint64_t cursor = store.cursor(cursorName).value_or(0);
+    if (request.seq <= cursor)
+        return; // never backwards
+    if (request.seq > client.ackLimit()) {
+        refuse(client, "ack " + std::to_string(request.seq) +
+                           " is past the last record sent to this subscription (" +
+                           std::to_string(client.ackLimit()) + ")");
+        return;
+    }
+    store.setCursor(cursorName, request.seq);
+}
+
+Json::Value UnixSink::cursorList() const
+{
+    store::Store& store = host_.store();
+    Json::Value list(Json::arrayValue);
+    for (const auto& [key, seq] : store.cursors()) {
+        if (!key.starts_with(cursorPrefix))
+            continue;
+        const std::string name = key.substr(cursorPrefix.size());
+        Json::Value entry(Json::objectValue);
+        entry["name"] = name;
+        entry["seq"] = Json::UInt64(seq);
+        entry["lag"] = Json::UInt64(store.lastSeq() - std::min(seq, store.lastSeq()));
+        entry["connected"] = subscribers_.contains(name);
+        list.append(entry);
+    }
+    return list;
+}
+
+void UnixSink::sendCursors(UnixClient& client) noexcept
+{
+    try {
+        Json::Value fields;
+        fields["cursors"] = cursorList();
+        fields["last"] = Json::UInt64(host_.store().lastSeq());
+        client.pushEvent(eventLine("cursors", fields));
+    } catch (const std::exception& error) {
+        log::warning(name_ + ": cursors: " + error.what());
+    }
+}
+
+void UnixSink::deleteCursor(UnixClient& client, const DeleteCursorRequest& request) noexcept
+{
+    if (subscribers_.contains(request.name)) {
+        refuse(client, "subscription '" + request.name + "' is in use by a connected client");
+        return;
+    }
+    if (!host_.store().removeCursor(std::string(cursorPrefix) + request.name)) {
+        refuse(client, "no cursor named '" + request.name + "'");
+        return;
+    }
+    log::info(name_ + ": cursor '" + request.name + "' deleted");
+    try {
+        Json::Value fields;
+        fields["name"] = request.name;
+        client.pushEvent(eventLine("cursor_deleted", fields));
+    } catch (const std::exception&) {
     }
 }
 
@@ -377,6 +525,7 @@ void UnixSink::sendStatus(UnixClient& client) noexcept
     try {
         Json::Value status = host_.status();
         status["subscribers"] = Json::UInt64(clients_.size());
+        status["cursors"] = cursorList();
         client.pushEvent(eventLine("status", status));
     } catch (const std::exception& error) {
         log::warning(name_ + ": status: " + error.what());
@@ -427,7 +576,7 @@ void UnixSink::deliver(const std::shared_ptr<const record::Record>& record) noex
 void UnixSink::flush() noexcept
 {
     for (auto& [id, client] : clients_) {
-        if (!client->flush())
+        if (!client->flush(lastSeq_))
             lws_set_timeout(client->wsi(), PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     }
 }
@@ -455,6 +604,22 @@ void UnixSink::onLinkUp(const std::string& server) noexcept
 void UnixSink::onLinkDown(const std::string& reason) noexcept
 {
     broadcastLinkEvent("disconnected", "reason", reason);
+}
+
+// Every client is told: the server skipped (or started again), the daemon's seqs did not.
+void UnixSink::onUpstreamGap(std::int64_t expected, std::int64_t got) noexcept
+{
+    try {
+        Json::Value fields;
+        fields["upstream"] = true;
+        fields["expected"] = Json::Int64(expected);
+        fields["got"] = Json::Int64(got);
+        const std::string line = eventLine("gap", fields);
+        for (auto& [id, client] : clients_)
+            client->pushEvent(line);
+    } catch (const std::exception&) {
+        log::warning(name_ + ": could not tell the clients of a gap upstream");
+    }
 }
 
 SinkCounters UnixSink::counters() const noexcept

@@ -21,7 +21,8 @@
 namespace wspush::sinks {
 
 // Serves records as JSON lines on a Unix stream socket, in the daemon's loop, and answers
-// the requests local applications write back (replay, status, send).
+// the requests local applications write back (replay, status, send, and durable named
+// subscriptions whose cursors live in the store).
 class UnixSink final : public Sink
 {
 public:
@@ -34,6 +35,7 @@ public:
     void flush() noexcept override;
     void onLinkUp(const std::string& server) noexcept override;
     void onLinkDown(const std::string& reason) noexcept override;
+    void onUpstreamGap(std::int64_t expected, std::int64_t got) noexcept override;
     bool reconfigure(const config::SinkConfig& next) noexcept override;
     std::uint64_t handedOn() const noexcept override { return lastSeq_; }
     bool keepsCursor() const noexcept override { return false; }
@@ -59,6 +61,13 @@ private:
     void releaseNewClients() noexcept;
     void handleRequest(UnixClient& client, std::string_view line) noexcept;
     void replay(UnixClient& client, const ReplayRequest& request) noexcept;
+    void subscribe(UnixClient& client, const SubscribeRequest& request) noexcept;
+    void ack(UnixClient& client, const AckRequest& request) noexcept;
+    void sendCursors(UnixClient& client) noexcept;
+    void deleteCursor(UnixClient& client, const DeleteCursorRequest& request) noexcept;
+    // The subscribers' cursors: name, seq, lag and whether a client holds it.
+    Json::Value cursorList() const;
+    void refuse(UnixClient& client, const std::string& message) noexcept;
     void sendStatus(UnixClient& client) noexcept;
     void sendUpstream(UnixClient& client, SendRequest&& request) noexcept;
     // A `connected` or `disconnected` event, with `key` and a ts, to every client.
@@ -73,7 +82,9 @@ private:
 
     std::map<std::uint64_t, std::unique_ptr<UnixClient>> clients_;
     std::uint64_t nextClientId_ = 1;
-    std::uint64_t lastSeq_ = 0;
+    std::uint64_t lastSeq_ = 0; // the last record given to this sink
+    // Each subscription name held, and the id of the client holding it.
+    std::map<std::string, std::uint64_t> subscribers_;
     SinkCounters closedClients_; // what clients that left had been sent or dropped
     // Send confirmations check it, so one arriving after this sink is gone does nothing.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

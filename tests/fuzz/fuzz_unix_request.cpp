@@ -33,8 +33,16 @@ bool same(const sinks::UnixRequest& a, const sinks::UnixRequest& b)
         return false;
     if (const auto* replay = std::get_if<sinks::ReplayRequest>(&a)) {
         const auto& other = std::get<sinks::ReplayRequest>(b);
-        return replay->since == other.since && replay->run == other.run;
+        return replay->since == other.since && replay->epoch == other.epoch;
     }
+    if (const auto* subscribe = std::get_if<sinks::SubscribeRequest>(&a)) {
+        const auto& other = std::get<sinks::SubscribeRequest>(b);
+        return subscribe->name == other.name && subscribe->fromFirst == other.fromFirst;
+    }
+    if (const auto* ack = std::get_if<sinks::AckRequest>(&a))
+        return ack->seq == std::get<sinks::AckRequest>(b).seq;
+    if (const auto* deletion = std::get_if<sinks::DeleteCursorRequest>(&a))
+        return deletion->name == std::get<sinks::DeleteCursorRequest>(b).name;
     if (const auto* send = std::get_if<sinks::SendRequest>(&a))
         return send->text == std::get<sinks::SendRequest>(b).text;
     if (const auto* invalid = std::get_if<sinks::InvalidRequest>(&a))
@@ -51,6 +59,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const sinks::UnixRequest request = parse(line);
     if (const auto* invalid = std::get_if<sinks::InvalidRequest>(&request))
         require(!invalid->message.empty(), "an invalid request says why");
+    if (const auto* subscribe = std::get_if<sinks::SubscribeRequest>(&request))
+        require(sinks::isSubscriptionName(subscribe->name), "a subscription name is valid");
+    if (const auto* deletion = std::get_if<sinks::DeleteCursorRequest>(&request))
+        require(sinks::isSubscriptionName(deletion->name), "a cursor name is valid");
     require(same(request, parse(line)), "the same line gives the same request");
     return 0;
 }

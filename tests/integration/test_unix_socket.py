@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""The `unix` sink as local applications see it: records, events and requests, slow
-subscribers, and the socket file itself."""
+"""The `unix` sink as local applications see it: the hello line, records, events and
+requests, replays (across restarts too), durable named subscriptions, slow subscribers,
+and the socket file itself."""
 
 import grp
 import json
@@ -39,14 +40,17 @@ class UnixSinkTestCase(harness.DaemonTestCase):
         super().setUp()
         self.socket_path = os.path.join(self.workdir, "wspushd.sock")
 
-    def config(self, server, url=None, server_config=None, **unix):
+    def config(self, server, url=None, server_config=None, store=None, **unix):
+        """`store`: the store's settings (a dict), or None for the memory store."""
+        extra = "".join(f"  {key}: {value}\n" for key, value in (store or {}).items())
         return harness.config_yaml(
             url or server.url(), self.sink, server=server_config,
-            sinks_yaml=harness.unix_sink_yaml(self.socket_path, **unix))
+            sinks_yaml=harness.unix_sink_yaml(self.socket_path, **unix),
+            extra="store:\n" + extra if extra else "")
 
-    def start(self, url=None, server_config=None, **unix):
+    def start(self, url=None, server_config=None, store=None, **unix):
         server = self.server()
-        daemon = self.daemon(self.config(server, url, server_config, **unix))
+        daemon = self.daemon(self.config(server, url, server_config, store, **unix))
         server.wait_for("connected ")
         return server, daemon
 
@@ -54,6 +58,13 @@ class UnixSinkTestCase(harness.DaemonTestCase):
         """A subscriber the daemon has taken on (its status request was answered)."""
         reader = self.unix_reader(self.socket_path)
         reader.status()
+        return reader
+
+    def greeted(self):
+        """A new client whose first line, the hello, was read: reader.hello holds it."""
+        reader = self.unix_reader(self.socket_path)
+        reader.hello = reader.next()
+        self.assertEqual(reader.hello["event"], "hello", reader.hello)
         return reader
 
     def push(self, server, count, size=200):
@@ -180,7 +191,7 @@ class Replay(UnixSinkTestCase):
 
     def test_replay_then_live_without_repeats(self):
         server = self.start_with_records(20, ring=50)
-        client = self.unix_reader(self.socket_path)
+        client = self.greeted()
         client.request({"op": "replay", "since": 5})
         self.assertEqual(seqs(client.records(15)), list(range(6, 21)))
         self.push(server, 10)
@@ -189,30 +200,44 @@ class Replay(UnixSinkTestCase):
 
     def test_gap_when_the_oldest_wanted_is_gone(self):
         self.start_with_records(80, ring=50)
-        client = self.unix_reader(self.socket_path)
+        client = self.greeted()
         client.request({"op": "replay", "since": 0})
         self.assertEqual(client.next(), {"event": "gap", "from": 1, "to": 30})
         self.assertEqual(seqs(client.records(50)), list(range(31, 81)))
         self.assertEqual(client.lines_before_status(), [])
 
-    def test_other_run_replays_everything_held(self):
+    def test_other_epoch_gives_an_epoch_gap_then_everything_held(self):
         self.start_with_records(20, ring=50)
-        client = self.unix_reader(self.socket_path)
-        client.request({"op": "replay", "since": 15, "run": "0000000000000000"})
-        self.assertEqual(seqs(client.records(20)), list(range(1, 21)))
+        for key in ("epoch", "run"):  # "run" is round 1's name, still understood
+            with self.subTest(key=key):
+                client = self.greeted()
+                client.request({"op": "replay", "since": 15, key: "0" * 32})
+                self.assertEqual(client.next(), {"event": "gap", "reason": "epoch",
+                                                 "epoch": client.hello["epoch"]})
+                self.assertEqual(seqs(client.records(20)), list(range(1, 21)))
+                self.assertEqual(client.lines_before_status(), [])
+
+    def test_other_epoch_replays_no_further_back_than_replay(self):
+        self.start_with_records(80, ring=50)
+        client = self.greeted()
+        client.request({"op": "replay", "since": 70, "epoch": "f" * 32})
+        self.assertEqual(client.next()["reason"], "epoch")
+        self.assertEqual(seqs(client.records(50)), list(range(31, 81)))
         self.assertEqual(client.lines_before_status(), [])
 
-    def test_current_run_is_honoured(self):
+    def test_current_epoch_is_honoured(self):
         self.start_with_records(20, ring=50)
-        client = self.unix_reader(self.socket_path)
-        run = client.status()["run"]
-        client.request({"op": "replay", "since": 15, "run": run})
-        self.assertEqual(seqs(client.records(5)), list(range(16, 21)))
-        self.assertEqual(client.lines_before_status(), [])
+        for key in ("epoch", "run"):
+            with self.subTest(key=key):
+                client = self.greeted()
+                self.assertEqual(client.status()["epoch"], client.hello["epoch"])
+                client.request({"op": "replay", "since": 15, key: client.hello["epoch"]})
+                self.assertEqual(seqs(client.records(5)), list(range(16, 21)))
+                self.assertEqual(client.lines_before_status(), [])
 
     def test_since_beyond_the_newest_replays_nothing(self):
         server = self.start_with_records(20, ring=50)
-        client = self.unix_reader(self.socket_path)
+        client = self.greeted()
         client.request({"op": "replay", "since": 1000})
         self.assertEqual(client.lines_before_status(), [])
         self.push(server, 1)
@@ -222,7 +247,7 @@ class Replay(UnixSinkTestCase):
         server, _ = self.start(replay=100000)
         server.command("push 20000 200 20000")
         harness.wait_records(self.sink, 1000)
-        client = self.unix_reader(self.socket_path)
+        client = self.greeted()
         client.request({"op": "replay", "since": 0})
         got = seqs(client.records(20000, timeout=30))
         self.assertEqual(sorted(got), list(range(1, 20001)))
@@ -230,11 +255,331 @@ class Replay(UnixSinkTestCase):
 
     def test_replay_as_first_line_gives_records_in_order(self):
         server = self.start_with_records(20, ring=50)
-        client = self.unix_reader(self.socket_path)
+        client = self.greeted()
         # A live record reaches the daemon before the request: it waits for the replay.
         server.command("send live")
         client.request({"op": "replay", "since": 0})
         self.assertEqual(seqs(client.records(21)), list(range(1, 22)))
+
+
+class Hello(UnixSinkTestCase):
+    def test_first_line_with_nothing_held(self):
+        self.start()
+        client = self.unix_reader(self.socket_path)
+        hello = client.next()
+        self.assertEqual(sorted(hello), ["epoch", "event", "first", "last"])
+        self.assertEqual((hello["event"], hello["first"], hello["last"]), ("hello", 0, 0))
+        self.assertRegex(hello["epoch"], r"^[0-9a-f]{32}$")
+        self.assertEqual(client.status()["epoch"], hello["epoch"])
+
+    def test_first_line_gives_the_held_range_and_every_later_record_follows(self):
+        server, _ = self.start(replay=50)
+        self.push(server, 20)
+        harness.wait_records(self.sink, 20)
+        client = self.unix_reader(self.socket_path)
+        hello = client.next()
+        self.assertEqual((hello["event"], hello["first"], hello["last"]), ("hello", 1, 20))
+        server.command("send live")
+        self.assertEqual(client.next()["seq"], 21)
+
+    def test_first_line_while_records_stream_in(self):
+        # Whenever it connects, a client gets each record after its hello's `last`, from
+        # the very next one.
+        server, _ = self.start(max_queue="64MiB")
+        server.command("push 20000 200 20000")
+        harness.wait_records(self.sink, 2000)
+        clients = [self.unix_reader(self.socket_path) for _ in range(5)]
+        server.wait_for("pushed 20000", timeout=30)
+        for number, client in enumerate(clients):
+            with self.subTest(client=number):
+                hello = client.next()
+                self.assertEqual(hello["event"], "hello")
+                self.assertGreaterEqual(hello["last"], 2000)
+                count = 20000 - hello["last"]
+                self.assertEqual(seqs(client.records(count, timeout=30)),
+                                 list(range(hello["last"] + 1, 20001)))
+
+    def test_hello_comes_before_a_replay_asked_for_at_once(self):
+        server, _ = self.start(replay=50)
+        self.push(server, 20)
+        harness.wait_records(self.sink, 20)
+        client = self.unix_reader(self.socket_path)
+        client.request({"op": "replay", "since": 0})
+        self.assertEqual(client.next()["event"], "hello")
+        self.assertEqual(seqs(client.records(20)), list(range(1, 21)))
+
+
+class StoreTestCase(UnixSinkTestCase):
+    """A daemon with its store in a directory of the test's own, restarted at will."""
+
+    STORE = {}
+
+    def setUp(self):
+        super().setUp()
+        self.store_dir = os.path.join(self.workdir, "store")
+
+    def store_config(self):
+        return {"path": json.dumps(self.store_dir), **self.STORE}
+
+    def start(self, **unix):
+        self.unix = unix
+        self.server_ = self.server()
+        daemon = self.daemon(self.config(self.server_, store=self.store_config(), **unix))
+        self.wait_connected(daemon)
+        return self.server_, daemon
+
+    def wait_connected(self, daemon):
+        """The server sees the upgrade done before the daemon does: a client taken on in
+        between would get a `connected` event."""
+        self.server_.wait_for("connected ")
+        daemon.log.wait_for_text("connected to ")
+
+    def restart(self, daemon):
+        """SIGTERM, then a new daemon on the same config and store."""
+        self.assertEqual(daemon.stop(), 0)
+        daemon = self.daemon(self.config(self.server_, store=self.store_config(), **self.unix))
+        self.wait_connected(daemon)
+        return daemon
+
+    def subscribe(self, name, **request):
+        """A new client subscribed as `name`; returns it and its `subscribed` answer."""
+        client = self.greeted()
+        client.request({"op": "subscribe", "name": name, **request})
+        answer = client.next()
+        self.assertEqual((answer["event"], answer["name"]), ("subscribed", name), answer)
+        return client, answer
+
+    def cursors(self):
+        """{name: cursor entry} from a `cursors` request."""
+        client = self.greeted()
+        client.request({"op": "cursors"})
+        answer = client.wait_event("cursors")
+        client.close()
+        return {entry["name"]: entry for entry in answer["cursors"]}
+
+    def wait_cursor(self, name, seq):
+        """Acks are not answered: waits until the daemon has taken this one."""
+        harness.wait_until(lambda: self.cursors().get(name, {}).get("seq") == seq,
+                           f"cursor {name} at {seq}")
+
+
+class ReplayAcrossRestarts(StoreTestCase):
+    def test_same_epoch_and_seqs_after_a_restart(self):
+        server, daemon = self.start(replay=1000)
+        self.push(server, 30)
+        harness.wait_records(self.sink, 30)
+        before = self.greeted().hello
+        self.assertEqual((before["first"], before["last"]), (1, 30))
+        daemon = self.restart(daemon)
+
+        client = self.greeted()
+        self.assertEqual(client.hello, before)
+        client.request({"op": "replay", "since": 10, "epoch": before["epoch"]})
+        self.assertEqual(seqs(client.records(20)), list(range(11, 31)))
+        self.push(server, 5)
+        self.assertEqual(seqs(client.records(5)), list(range(31, 36)))
+        self.assertEqual(client.lines_before_status(), [])
+
+    def test_replay_reads_back_the_lines_the_file_sink_wrote(self):
+        server, daemon = self.start(replay=100000)
+        self.push(server, 3000)
+        harness.wait_records(self.sink, 3000)
+        daemon = self.restart(daemon)
+        client = self.greeted()
+        client.request({"op": "replay", "since": 0, "epoch": client.hello["epoch"]})
+        self.assertEqual(client.take_lines(3000), raw_lines(self.sink))
+
+
+class Subscriptions(StoreTestCase):
+    def test_a_new_name_starts_at_the_next_record(self):
+        server, _ = self.start()
+        self.push(server, 10)
+        harness.wait_records(self.sink, 10)
+        client, answer = self.subscribe("fresh")
+        self.assertEqual(answer["cursor"], 10)
+        self.push(server, 5)
+        self.assertEqual(seqs(client.records(5)), list(range(11, 16)))
+        self.assertEqual(client.lines_before_status(), [])
+
+    def test_from_first_starts_at_the_oldest_held(self):
+        server, _ = self.start()
+        self.push(server, 10)
+        harness.wait_records(self.sink, 10)
+        client, answer = self.subscribe("everything", **{"from": "first"})
+        self.assertEqual(answer["cursor"], 0)
+        self.assertEqual(seqs(client.records(10)), list(range(1, 11)))
+        self.push(server, 2)
+        self.assertEqual(seqs(client.records(2)), [11, 12])
+
+    def test_what_is_not_acked_comes_again(self):
+        server, _ = self.start()
+        first, _ = self.subscribe("worker")
+        self.push(server, 20)
+        self.assertEqual(seqs(first.records(20)), list(range(1, 21)))
+        first.request({"op": "ack", "seq": 12})
+        first.request({"op": "ack", "seq": 5})  # never backwards
+        self.wait_cursor("worker", 12)
+        first.close()
+        again, answer = self.subscribe("worker")
+        self.assertEqual(answer["cursor"], 12)
+        self.assertEqual(seqs(again.records(8)), list(range(13, 21)))
+        self.assertEqual(again.lines_before_status(), [])
+
+    def test_ack_cannot_pass_what_was_sent(self):
+        server, _ = self.start()
+        client, _ = self.subscribe("careful")
+        self.push(server, 3)
+        self.assertEqual(seqs(client.records(3)), [1, 2, 3])
+        client.request({"op": "ack", "seq": 4})
+        error = client.next()
+        self.assertEqual(error["event"], "error")
+        self.assertIn("past the last record sent", error["message"])
+        client.request({"op": "ack", "seq": 3})
+        self.wait_cursor("careful", 3)
+        self.assertEqual(client.lines_before_status(), [])
+
+    def test_a_second_client_with_the_name_takes_over(self):
+        server, _ = self.start()
+        first, _ = self.subscribe("single")
+        self.push(server, 5)
+        self.assertEqual(seqs(first.records(5)), list(range(1, 6)))
+        first.request({"op": "ack", "seq": 3})
+        self.wait_cursor("single", 3)
+        second, answer = self.subscribe("single")
+        self.assertEqual(answer["cursor"], 3)
+        lines, partial = first.read_to_end()
+        self.assertEqual(partial, b"")
+        error = json.loads(lines[-1])
+        self.assertEqual((error["event"], error["reason"]), ("error", "taken_over"))
+        self.assertIn("taken over", error["message"])
+        self.assertEqual(seqs(second.records(2)), [4, 5])
+        self.push(server, 1)
+        self.assertEqual(seqs(second.records(1)), [6])
+
+    def test_replay_on_a_subscribed_connection_is_refused(self):
+        self.start()
+        client, _ = self.subscribe("named")
+        client.request({"op": "replay", "since": 0})
+        error = client.next()
+        self.assertEqual(error["event"], "error")
+        self.assertIn("subscribed as 'named'", error["message"])
+
+    def test_read_100_ack_50_then_10000_more_and_a_restart(self):
+        server, daemon = self.start()
+        reader, _ = self.subscribe("reader")
+        self.push(server, 100)
+        first = reader.take_lines(100)
+        self.assertEqual(seqs(map(json.loads, first)), list(range(1, 101)))
+        reader.request({"op": "ack", "seq": 50})
+        self.wait_cursor("reader", 50)
+        reader.close()
+
+        self.push(server, 10000)
+        harness.wait_records(self.sink, 10100, timeout=30)
+        daemon = self.restart(daemon)
+
+        reader, answer = self.subscribe("reader")
+        self.assertEqual(answer["cursor"], 50)
+        lines = reader.take_lines(10050, timeout=30)
+        self.assertEqual(seqs(map(json.loads, lines)), list(range(51, 10101)))
+        self.assertEqual(lines, raw_lines(self.sink)[50:])
+        self.push(server, 1)
+        self.assertEqual(seqs(reader.records(1)), [10101])
+        self.assertEqual(reader.lines_before_status(), [])
+
+    def test_cursors_live_in_the_store_across_restarts(self):
+        server, daemon = self.start()
+        client, _ = self.subscribe("kept")
+        self.push(server, 7)
+        client.records(7)
+        client.request({"op": "ack", "seq": 6})
+        self.wait_cursor("kept", 6)
+        client.close()
+        daemon = self.restart(daemon)
+        self.assertEqual(self.cursors(), {"kept": {"name": "kept", "seq": 6, "lag": 1,
+                                                   "connected": False}})
+
+
+class SubscriptionGaps(StoreTestCase):
+    STORE = {"max_size": "1MiB"}
+
+    def test_records_removed_before_they_were_acked_give_a_gap_first(self):
+        server, daemon = self.start()
+        client, _ = self.subscribe("away")
+        client.close()
+        self.push(server, 5000, size=1024)
+        harness.wait_records(self.sink, 5000, timeout=30)
+        first = self.greeted().hello["first"]
+        self.assertGreater(first, 1, "retention removed nothing")
+        client, _ = self.subscribe("away")
+        self.assertEqual(client.next(), {"event": "gap", "from": 1, "to": first - 1})
+        count = 5000 - first + 1
+        lines = client.take_lines(count, timeout=30)
+        self.assertEqual(seqs(map(json.loads, lines)), list(range(first, 5001)))
+        self.assertEqual(lines, raw_lines(self.sink)[first - 1:])
+
+
+class FarBehind(StoreTestCase):
+    STORE = {"max_size": "1GiB"}
+
+    def test_a_subscriber_far_behind_is_fed_as_it_reads(self):
+        # 100 MiB of backlog: a subscriber that does not read costs the daemon no more
+        # than what its socket and one read-ahead hold; one that reads gets it all in order
+        # while live records go on flowing to the others.
+        count = 100_000
+        server, daemon = self.start(max_queue="1MiB")
+        away, _ = self.subscribe("behind")
+        away.close()
+        self.push(server, count, size=1024)
+        harness.wait_records(self.sink, count, timeout=60)
+        rss_before = harness.rss_kib(daemon.process.pid)
+
+        stuck, _ = self.subscribe("behind")  # reads nothing more
+        watcher = self.reader()
+        server.command("send during")
+        self.assertEqual(watcher.next()["seq"], count + 1)
+        self.assertLess(harness.rss_kib(daemon.process.pid) - rss_before, 32 * 1024)
+
+        stuck.close()
+        reader, _ = self.subscribe("behind")
+        got = seqs(map(json.loads, reader.take_lines(count + 1, timeout=60)))
+        self.assertEqual(got, list(range(1, count + 2)))
+        self.assertLess(harness.rss_kib(daemon.process.pid) - rss_before, 32 * 1024)
+
+
+class Cursors(StoreTestCase):
+    def test_listed_with_their_lag_and_deleted(self):
+        server, _ = self.start()
+        one, _ = self.subscribe("one")
+        two, _ = self.subscribe("two")
+        self.push(server, 10)
+        one.records(10)
+        one.request({"op": "ack", "seq": 10})
+        two.records(10)
+        two.request({"op": "ack", "seq": 4})
+        self.wait_cursor("one", 10)
+        self.wait_cursor("two", 4)
+        two.close()
+        harness.wait_until(lambda: not self.cursors()["two"]["connected"], "two gone")
+        self.assertEqual(self.cursors(), {
+            "one": {"name": "one", "seq": 10, "lag": 0, "connected": True},
+            "two": {"name": "two", "seq": 4, "lag": 6, "connected": False},
+        })
+        status = self.reader().status()
+        self.assertEqual([entry["name"] for entry in status["cursors"]], ["one", "two"])
+
+        client = self.greeted()
+        client.request({"op": "delete_cursor", "name": "one"})
+        error = client.next()
+        self.assertEqual(error["event"], "error")
+        self.assertIn("in use", error["message"])
+        client.request({"op": "delete_cursor", "name": "two"})
+        self.assertEqual(client.next(), {"event": "cursor_deleted", "name": "two"})
+        client.request({"op": "cursors"})
+        self.assertEqual([entry["name"] for entry in client.next()["cursors"]], ["one"])
+        # A deleted name starts again at the next record.
+        again, answer = self.subscribe("two")
+        self.assertEqual(answer["cursor"], 10)
 
 
 class Status(UnixSinkTestCase):
@@ -325,6 +670,18 @@ class MalformedRequests(UnixSinkTestCase):
         ("array", b'[{"op": "status"}]', "object"),
         ("70 KB line", b'{"op": "status", "pad": "' + b"x" * 70000 + b'"}', "64 KiB"),
         ("10 MB line", b'{"op": "status", "pad": "' + b"x" * 10_000_000 + b'"}', "64 KiB"),
+        ("subscribe without a name", b'{"op": "subscribe"}', 'needs "name"'),
+        ("subscribe, name with a space", b'{"op": "subscribe", "name": "a b"}', "A-Z"),
+        ("subscribe, name too long", b'{"op": "subscribe", "name": "' + b"n" * 65 + b'"}',
+         "1 to 64"),
+        ("subscribe from last", b'{"op": "subscribe", "name": "a", "from": "last"}',
+         '"first" or "next"'),
+        ("ack without a seq", b'{"op": "ack"}', 'needs "seq"'),
+        ("ack with a string", b'{"op": "ack", "seq": "7"}', 'needs "seq"'),
+        ("ack without a subscription", b'{"op": "ack", "seq": 7}', "subscribe first"),
+        ("delete_cursor, bad name", b'{"op": "delete_cursor", "name": "../x"}', "A-Z"),
+        ("delete_cursor, unknown name", b'{"op": "delete_cursor", "name": "nobody"}',
+         "no cursor named 'nobody'"),
     ]
 
     def test_each_gets_one_error_and_the_client_stays(self):
@@ -424,6 +781,7 @@ class Lifecycle(UnixSinkTestCase):
         self.reload_with_changed_sink(server, daemon)
         after = self.unix_reader(self.socket_path)
         after.request({"op": "status"})
+        self.assertEqual(after.next(timeout=3)["event"], "hello")
         self.assertEqual(after.next(timeout=3)["event"], "status")
         server.command("send after reload")
         self.assertEqual(after.next()["data"], "after reload")
