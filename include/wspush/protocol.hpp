@@ -14,8 +14,10 @@ namespace wspush {
 // A line the daemon wrote for one received message: {"seq":…,"ts":…,"data":…}.
 struct Record
 {
-    std::uint64_t seq = 0; // from 1 in each run of the daemon, one more per record
-    std::string ts;        // the UTC receive time, RFC 3339 with microseconds
+    // One more per record, unique within the daemon's epoch (see Hello): it goes on across
+    // restarts with a store, and starts again at 1 with a new epoch.
+    std::uint64_t seq = 0;
+    std::string ts; // the UTC receive time, RFC 3339 with microseconds
     // The payload's JSON value, or its text as a JSON string. Of duplicate keys the last
     // one counts. Null, whatever the payload, where jsoncpp cannot hold the value exactly:
     // a number beyond a double (1e400), a lone UTF-16 surrogate escape ("\ud800"), more than
@@ -36,6 +38,20 @@ struct Event
 
 using Message = std::variant<Record, Event>;
 
+// The first line the daemon writes to every client: {"event":"hello","epoch":…,"first":…,
+// "last":…}. Seqs are unique within an epoch (a store's, or each run's without one); the
+// daemon holds the records first..last (0 and 0 when it holds none), and sends every
+// record after `last` to this client as it arrives.
+struct Hello
+{
+    std::string epoch;
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;
+};
+
+// The fields of a hello event; nullopt for any other event, or a hello without them.
+std::optional<Hello> helloOf(const Event& event);
+
 // Reads one line the daemon wrote (a trailing '\n' is allowed). Returns nullopt and sets
 // `error` when the line is neither a record nor an event. A line in the framing the daemon
 // writes records in ({"seq":N,"ts":"…","data":…} with "binary":true or not, compact) is a
@@ -53,9 +69,26 @@ std::string payloadOf(const Record& record);
 
 // Request lines for Subscriber::send(), each one compact JSON object ending in '\n'.
 
-// The held records after `since`, then on live. `run` is the daemon's run id from an
-// earlier status event: when the daemon has restarted since, it sends all its new run holds.
-std::string replayRequest(std::uint64_t since, const std::string& run = {});
+// The held records after `since`, then on live, none twice. `epoch` is the one `since`
+// belongs to (Hello::epoch, or round 1's "run" from a status event): when the daemon's is
+// another one, it answers with a gap event ("reason":"epoch") and sends all it holds.
+std::string replayRequest(std::uint64_t since, const std::string& epoch = {});
+// A durable subscription: the records after the cursor kept under `name` in the daemon's
+// store, then on live; a name not seen before starts at the next record, or with
+// `fromFirst` at the oldest held. Answered by a "subscribed" event ("cursor": the seq it
+// resumes after), or "error". Another client subscribing with the same name takes over.
+// Throws std::invalid_argument when !isSubscriptionName(name).
+std::string subscribeRequest(const std::string& name, bool fromFirst = false);
+// 1 to 64 of A-Z a-z 0-9 . _ -
+bool isSubscriptionName(std::string_view name) noexcept;
+// Moves the subscription's cursor to `seq` (a record this connection was sent): what is not
+// acknowledged comes again at the next subscribe. Never moves it back.
+std::string ackRequest(std::uint64_t seq);
+// Answered by a "cursors" event: {"cursors":[{"name","seq","lag","connected"}…],"last":…}.
+std::string cursorsRequest();
+// Answered by "cursor_deleted", or "error" (no such cursor, or a client holds it).
+// Throws std::invalid_argument when !isSubscriptionName(name).
+std::string deleteCursorRequest(const std::string& name);
 // Answered by a "status" event.
 std::string statusRequest();
 // Sends `data` upstream: a string as that text, any other value as its compact JSON.

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "wspush/protocol.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
+#include <stdexcept>
 
 #include <json/reader.h>
 #include <json/writer.h>
@@ -244,13 +246,73 @@ std::string payloadOf(const Record& record)
     return compactJson(record.data);
 }
 
-std::string replayRequest(std::uint64_t since, const std::string& run)
+std::optional<Hello> helloOf(const Event& event)
+{
+    const Json::Value& fields = event.fields;
+    if (event.name != "hello" || !fields["epoch"].isString() || !fields["first"].isUInt64() ||
+        !fields["last"].isUInt64())
+        return std::nullopt;
+    return Hello{fields["epoch"].asString(), fields["first"].asUInt64(), fields["last"].asUInt64()};
+}
+
+std::string replayRequest(std::uint64_t since, const std::string& epoch)
 {
     Json::Value request(Json::objectValue);
     request["op"] = "replay";
     request["since"] = Json::UInt64{since};
-    if (!run.empty())
-        request["run"] = run;
+    if (!epoch.empty())
+        request["epoch"] = epoch;
+    return requestLine(request);
+}
+
+bool isSubscriptionName(std::string_view name) noexcept
+{
+    constexpr std::size_t maxLength = 64;
+    return !name.empty() && name.size() <= maxLength &&
+           std::all_of(name.begin(), name.end(), [](char c) {
+               return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-';
+           });
+}
+
+std::string subscribeRequest(const std::string& name, bool fromFirst)
+{
+    if (!isSubscriptionName(name))
+        throw std::invalid_argument("a subscription name is 1 to 64 of A-Z, a-z, 0-9, '.', "
+                                    "'_' and '-', not '" +
+                                    name + "'");
+    Json::Value request(Json::objectValue);
+    request["op"] = "subscribe";
+    request["name"] = name;
+    if (fromFirst)
+        request["from"] = "first";
+    return requestLine(request);
+}
+
+std::string ackRequest(std::uint64_t seq)
+{
+    Json::Value request(Json::objectValue);
+    request["op"] = "ack";
+    request["seq"] = Json::UInt64{seq};
+    return requestLine(request);
+}
+
+std::string cursorsRequest()
+{
+    Json::Value request(Json::objectValue);
+    request["op"] = "cursors";
+    return requestLine(request);
+}
+
+std::string deleteCursorRequest(const std::string& name)
+{
+    if (!isSubscriptionName(name))
+        throw std::invalid_argument("a cursor name is 1 to 64 of A-Z, a-z, 0-9, '.', '_' and "
+                                    "'-', not '" +
+                                    name + "'");
+    Json::Value request(Json::objectValue);
+    request["op"] = "delete_cursor";
+    request["name"] = name;
     return requestLine(request);
 }
 

@@ -12,6 +12,7 @@
 
 #include "build_config.hpp"
 #include "ctl/commands.hpp"
+#include "wspush/protocol.hpp"
 
 namespace {
 
@@ -22,8 +23,7 @@ constexpr const char* defaultSocket = "/run/wspushd/wspushd.sock";
 struct Options
 {
     std::string socketPath;
-    std::optional<std::uint64_t> since;
-    bool raw = false;
+    TailOptions tail;
     bool json = false;
     std::vector<std::string_view> commandOptions; // those given, as "--raw"
     std::vector<std::string> operands;            // the command, then its arguments
@@ -32,14 +32,33 @@ struct Options
 struct Command
 {
     std::string_view name;
-    std::array<std::string_view, 2> options; // what it takes beyond --socket
-    std::size_t arguments;
+    std::array<std::string_view, 4> options; // what it takes beyond --socket
+    std::size_t minArguments;
+    std::size_t maxArguments;
     int (*run)(const Options& options);
 };
 
+void printUsage(std::FILE* to);
+
+int usageError(const std::string& message)
+{
+    std::fprintf(stderr, "wspushctl: %s\n", message.c_str());
+    printUsage(stderr);
+    return exitUsage;
+}
+
 int tailCommand(const Options& options)
 {
-    return runTail(options.socketPath, options.since, options.raw);
+    const TailOptions& tail = options.tail;
+    if (tail.since && !tail.name.empty())
+        return usageError("tail takes --since or --name, not both");
+    if (tail.fromFirst && tail.name.empty())
+        return usageError("tail --from-first goes with --name");
+    if (!tail.name.empty() && !wspush::isSubscriptionName(tail.name))
+        return usageError("a subscription name is 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-', "
+                          "not '" +
+                          tail.name + "'");
+    return runTail(options.socketPath, tail);
 }
 
 int statusCommand(const Options& options)
@@ -52,10 +71,28 @@ int sendCommand(const Options& options)
     return runSend(options.socketPath, options.operands[1]);
 }
 
+// `cursors` lists them; `cursors delete NAME` deletes one.
+int cursorsCommand(const Options& options)
+{
+    const auto& operands = options.operands;
+    if (operands.size() == 1)
+        return runCursors(options.socketPath, options.json);
+    if (operands[1] != "delete")
+        return usageError("cursors: unknown subcommand '" + operands[1] + "' (known: delete)");
+    if (operands.size() != 3)
+        return usageError("cursors delete: give one NAME");
+    if (options.json)
+        return usageError("cursors delete takes no --json option");
+    if (!wspush::isSubscriptionName(operands[2]))
+        return usageError("no cursor can be named '" + operands[2] + "'");
+    return runDeleteCursor(options.socketPath, operands[2]);
+}
+
 constexpr Command commands[] = {
-    {"tail", {"--since", "--raw"}, 0, tailCommand},
-    {"status", {"--json"}, 0, statusCommand},
-    {"send", {}, 1, sendCommand},
+    {"tail", {"--since", "--raw", "--name", "--from-first"}, 0, 0, tailCommand},
+    {"status", {"--json"}, 0, 0, statusCommand},
+    {"send", {}, 1, 1, sendCommand},
+    {"cursors", {"--json"}, 0, 2, cursorsCommand},
 };
 
 void printUsage(std::FILE* to)
@@ -64,11 +101,18 @@ void printUsage(std::FILE* to)
                  "Usage: wspushctl [--socket PATH] COMMAND [ARGUMENTS]\n"
                  "Talks to wspushd through its Unix socket.\n\n"
                  "Commands:\n"
-                 "  tail [--since SEQ] [--raw]  print each record as it arrives, one JSON line\n"
-                 "                              each; --since SEQ first prints those the daemon\n"
-                 "                              still holds after SEQ; --raw prints payloads only\n"
-                 "  status [--json]             the connection, the counters and the sinks\n"
-                 "  send TEXT|-                 send TEXT upstream (- reads it from stdin)\n\n"
+                 "  tail [--since SEQ | --name NAME [--from-first]] [--raw]\n"
+                 "                        print each record as it arrives, one JSON line each;\n"
+                 "                        --since SEQ first prints those the daemon still holds\n"
+                 "                        after SEQ; --name NAME first prints those after the\n"
+                 "                        cursor NAME, and moves it on as records are written\n"
+                 "                        (a new NAME starts at the next record, or with\n"
+                 "                        --from-first at the oldest held); --raw prints\n"
+                 "                        payloads only\n"
+                 "  status [--json]       the connection, the store, the counters and the sinks\n"
+                 "  send TEXT|-           send TEXT upstream (- reads it from stdin)\n"
+                 "  cursors [--json]      the named subscriptions: seq, lag, connected\n"
+                 "  cursors delete NAME   forget the cursor NAME\n\n"
                  "Options:\n"
                  "  -s, --socket PATH  the daemon's socket, @NAME for an abstract one\n"
                  "                     (default $WSPUSH_SOCKET, else %s)\n"
@@ -94,12 +138,16 @@ std::optional<int> parseArguments(int argc, char** argv, Options& options)
         optSince = 256,
         optRaw,
         optJson,
+        optName,
+        optFromFirst,
         optVersion
     };
     static const option longOptions[] = {
         {"socket", required_argument, nullptr, 's'},
         {"since", required_argument, nullptr, optSince},
         {"raw", no_argument, nullptr, optRaw},
+        {"name", required_argument, nullptr, optName},
+        {"from-first", no_argument, nullptr, optFromFirst},
         {"json", no_argument, nullptr, optJson},
         {"version", no_argument, nullptr, optVersion},
         {"help", no_argument, nullptr, 'h'},
@@ -113,8 +161,8 @@ std::optional<int> parseArguments(int argc, char** argv, Options& options)
             options.socketPath = optarg;
             break;
         case optSince:
-            options.since = parseSeq(optarg);
-            if (!options.since) {
+            options.tail.since = parseSeq(optarg);
+            if (!options.tail.since) {
                 std::fprintf(stderr, "wspushctl: --since wants a record number, not '%s'\n",
                              optarg);
                 return exitUsage;
@@ -122,8 +170,20 @@ std::optional<int> parseArguments(int argc, char** argv, Options& options)
             options.commandOptions.emplace_back("--since");
             break;
         case optRaw:
-            options.raw = true;
+            options.tail.raw = true;
             options.commandOptions.emplace_back("--raw");
+            break;
+        case optName:
+            if (*optarg == '\0') {
+                std::fprintf(stderr, "wspushctl: --name wants a subscription name\n");
+                return exitUsage;
+            }
+            options.tail.name = optarg;
+            options.commandOptions.emplace_back("--name");
+            break;
+        case optFromFirst:
+            options.tail.fromFirst = true;
+            options.commandOptions.emplace_back("--from-first");
             break;
         case optJson:
             options.json = true;
@@ -162,15 +222,15 @@ bool fits(const Command& command, const Options& options)
         }
     }
     const std::size_t given = options.operands.size() - 1;
-    if (given < command.arguments) {
+    if (given < command.minArguments) {
         std::fprintf(stderr, "wspushctl: %.*s: missing argument\n",
                      static_cast<int>(command.name.size()), command.name.data());
         return false;
     }
-    if (given > command.arguments) {
+    if (given > command.maxArguments) {
         std::fprintf(stderr, "wspushctl: %.*s: unexpected argument '%s'\n",
                      static_cast<int>(command.name.size()), command.name.data(),
-                     options.operands[command.arguments + 1].c_str());
+                     options.operands[command.maxArguments + 1].c_str());
         return false;
     }
     return true;

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: MIT
-#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -8,31 +7,49 @@
 #include "ctl/commands.hpp"
 #include "ctl/field_text.hpp"
 #include "ctl/request.hpp"
+#include "ctl/table.hpp"
 
 namespace wspush::ctl {
 
 namespace {
 
-void printSinks(const Json::Value& sinks)
+constexpr int labelWidth = 17;
+
+void printField(const char* label, const std::string& value)
 {
-    std::vector<std::vector<std::string>> rows = {{"SINK", "NAME", "FORWARDED", "DROPPED"}};
-    for (const Json::Value& sink : sinks)
-        rows.push_back({fieldText(sink["type"]), fieldText(sink["name"]),
-                        fieldText(sink["forwarded"]), fieldText(sink["dropped"])});
-    std::vector<std::size_t> widths(rows.front().size(), 0);
-    for (const auto& row : rows) {
-        for (std::size_t column = 0; column < row.size(); ++column)
-            widths[column] = std::max(widths[column], row[column].size());
-    }
-    for (const auto& row : rows) {
-        // The names left-aligned, the counts right-aligned.
-        std::printf("%-*s  %-*s  %*s  %*s\n", static_cast<int>(widths[0]), row[0].c_str(),
-                    static_cast<int>(widths[1]), row[1].c_str(), static_cast<int>(widths[2]),
-                    row[2].c_str(), static_cast<int>(widths[3]), row[3].c_str());
-    }
+    std::printf("%-*s%s\n", labelWidth, label, value.c_str());
 }
 
-void printTable(const Json::Value& status)
+void printSinks(const Json::Value& sinks)
+{
+    std::vector<std::vector<std::string>> rows = {{"SINK", "NAME", "FORWARDED", "DROPPED", "LAG"}};
+    for (const Json::Value& sink : sinks)
+        rows.push_back({fieldText(sink["type"]), fieldText(sink["name"]),
+                        fieldText(sink["forwarded"]), fieldText(sink["dropped"]),
+                        fieldText(sink["lag"])});
+    // The names left-aligned, the counts right-aligned.
+    printTable(rows, {2, 3, 4});
+}
+
+// Where the records are kept, how much room they take, which seqs it holds, and the epoch
+// those seqs belong to.
+void printStore(const Json::Value& store)
+{
+    const Json::Value& path = store["path"];
+    printField("store",
+               path.isString() && !path.asString().empty() ? path.asString() : "in memory");
+    printField("store size", store["bytes"].isUInt64() ? sizeText(store["bytes"].asUInt64())
+                                                       : fieldText(store["bytes"]));
+    const Json::Value& first = store["first"];
+    const Json::Value& last = store["last"];
+    if (first.isUInt64() && first.asUInt64() == 0)
+        printField("store seqs", "none");
+    else
+        printField("store seqs", fieldText(first) + "–" + fieldText(last));
+    printField("epoch", fieldText(store["epoch"]));
+}
+
+void printStatus(const Json::Value& status)
 {
     const std::pair<const char*, const char*> rows[] = {
         {"state", "state"},
@@ -47,10 +64,18 @@ void printTable(const Json::Value& status)
         {"subscribers", "subscribers"},
     };
     for (const auto& [label, key] : rows)
-        std::printf("%-17s%s\n", label, fieldText(status[key]).c_str());
+        printField(label, fieldText(status[key]));
+    if (status["store"].isObject()) {
+        std::printf("\n");
+        printStore(status["store"]);
+    }
     if (status["sinks"].isArray() && !status["sinks"].empty()) {
         std::printf("\n");
         printSinks(status["sinks"]);
+    }
+    if (status["cursors"].isArray() && !status["cursors"].empty()) {
+        std::printf("\n");
+        printCursors(status["cursors"]);
     }
 }
 
@@ -67,7 +92,7 @@ int runStatus(const std::string& socketPath, bool json)
     if (json)
         std::printf("%s\n", status->line.c_str());
     else
-        printTable(status->fields);
+        printStatus(status->fields);
     return 0;
 }
 

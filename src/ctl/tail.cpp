@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <signal.h>
+#include <stdexcept>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -20,9 +21,20 @@ using namespace std::chrono_literals;
 
 constexpr auto firstRetryDelay = 200ms;
 constexpr auto maxRetryDelay = 5000ms;
+// A subscription's records are acknowledged as soon as none waits to be printed, and at
+// least once per this many, so that a steady stream does not put acks off for long.
+constexpr unsigned ackEvery = 1000;
+
+// Tail cannot go on: its subscription was refused or taken over.
+class Refused : public std::runtime_error
+{
+public:
+    using std::runtime_error::runtime_error;
+};
 
 // Every record is flushed as it is printed and there is nothing else to tidy up, so these
-// end tail at once and quietly: Ctrl-C, a service stop, stdout closed (`| head`).
+// end tail at once and quietly: Ctrl-C, a service stop, stdout closed (`| head`). A record
+// printed and not yet acknowledged comes again at the next `tail --name`: at least once.
 void exitQuietly(int /*signal*/)
 {
     _exit(0);
@@ -44,6 +56,11 @@ std::optional<std::string> describe(const Event& event)
         return "upstream connected to " + fieldText(fields["server"]);
     if (event.name == "disconnected")
         return "upstream disconnected: " + fieldText(fields["reason"]);
+    if (event.name == "gap" && fields["reason"].isString())
+        return std::nullopt; // a new epoch: tail said so when it saw the hello
+    if (event.name == "gap" && fields["upstream"].isBool() && fields["upstream"].asBool())
+        return "the server skipped messages: expected " + fieldText(fields["expected"]) + ", got " +
+               fieldText(fields["got"]);
     if (event.name == "gap")
         return "gap: records " + fieldText(fields["from"]) + "–" + fieldText(fields["to"]) +
                " are no longer held";
@@ -76,116 +93,167 @@ Subscriber reconnect(const std::string& socketPath)
 class Tail
 {
 public:
-    Tail(std::optional<std::uint64_t> since, bool raw) : after_(since), raw_(raw) {}
+    explicit Tail(const TailOptions& options)
+        : after_(options.since), name_(options.name), fromFirst_(options.fromFirst),
+          raw_(options.raw)
+    {
+    }
 
-    // Prints until the connection is lost. Throws Disconnected, or std::system_error when
-    // stdout fails.
+    // Prints until the connection is lost. Throws Disconnected, Refused, or
+    // std::system_error when stdout fails.
     void follow(Subscriber& subscriber, bool reconnected);
 
 private:
     void resume(Subscriber& subscriber, bool reconnected);
-    Event awaitStatus(Subscriber& subscriber, std::vector<Record>& held,
-                      std::vector<Event>& events);
-    void print(const Record& record);
+    Hello awaitHello(Subscriber& subscriber);
+    void awaitSubscribed(Subscriber& subscriber);
+    void handle(Subscriber& subscriber, const Event& event);
+    void print(Subscriber& subscriber, const Record& record);
+    void acknowledge(Subscriber& subscriber);
 
-    std::optional<std::uint64_t> after_; // the records of run_ up to this seq are done with
-    std::string run_;                    // the daemon's run id; empty before its first status
+    // The records of epoch_ up to this seq are done with: printed, or before tail started.
+    std::optional<std::uint64_t> after_;
+    std::string epoch_; // the daemon's; empty before its first hello
+    std::string name_;
+    bool fromFirst_;
     bool raw_;
+    std::uint64_t unacked_ = 0; // the last record handled and not acknowledged yet; 0: none
+    unsigned unackedCount_ = 0;
 };
 
 void Tail::follow(Subscriber& subscriber, bool reconnected)
 {
+    unacked_ = 0;
+    unackedCount_ = 0;
     resume(subscriber, reconnected);
     for (;;) {
         try {
-            const auto message = subscriber.next(1h);
+            // Acknowledges once nothing more waits to be printed.
+            const auto message = subscriber.next(unacked_ != 0 ? 0ms : 1h);
             if (!message)
-                continue;
-            if (const auto* record = std::get_if<Record>(&*message))
-                print(*record);
+                acknowledge(subscriber);
+            else if (const auto* record = std::get_if<Record>(&*message))
+                print(subscriber, *record);
             else
-                report(std::get<Event>(*message));
+                handle(subscriber, std::get<Event>(*message));
         } catch (const MalformedLine& error) {
             warn(error.what());
         }
     }
 }
 
-// Asks for what was not printed yet, then for the daemon's run. Records that come before
-// the status answer are held and sorted: replayed ones may follow live ones the daemon sent
-// before it read the replay request, and which of them to skip depends on the run.
+// Asks at once for what it wants (the daemon holds a new client's records until its first
+// request, so that none comes before it), then reads the hello to learn whether the daemon's
+// epoch is still the one its seqs belong to.
 void Tail::resume(Subscriber& subscriber, bool reconnected)
 {
-    const bool replaying = after_.has_value();
-    if (replaying)
-        subscriber.send(replayRequest(*after_, run_));
-    subscriber.send(statusRequest());
+    if (!name_.empty())
+        subscriber.send(subscribeRequest(name_, fromFirst_));
+    else if (after_)
+        subscriber.send(replayRequest(*after_, epoch_));
 
-    std::vector<Record> held;
-    std::vector<Event> events;
-    const Event status = awaitStatus(subscriber, held, events);
-    const std::string run = status.fields["run"].isString() ? status.fields["run"].asString() : "";
+    const Hello hello = awaitHello(subscriber);
+    const bool newEpoch = !epoch_.empty() && hello.epoch != epoch_;
     if (reconnected) {
-        if (!run_.empty() && run != run_) {
-            warn("the daemon restarted; printing what its new run holds");
-            after_ = 0;
-        } else if (after_) {
+        if (newEpoch)
+            warn("the daemon's seqs began anew (a new epoch); printing all it holds");
+        else if (!name_.empty())
+            warn("reconnected; resuming subscription '" + name_ + "'");
+        else if (after_)
             warn("reconnected; resuming after seq " + std::to_string(*after_));
-        } else {
+        else
             warn("reconnected");
-        }
     }
-    run_ = run;
+    if (newEpoch)
+        after_ = name_.empty() ? std::optional<std::uint64_t>(0) : std::nullopt;
+    epoch_ = hello.epoch;
 
-    for (const Event& event : events)
-        report(event);
-    std::stable_sort(held.begin(), held.end(),
-                     [](const Record& a, const Record& b) { return a.seq < b.seq; });
-    for (const Record& record : held)
-        print(record);
-    // Without --since tail starts live; after a reconnect it goes on from where it started.
-    const Json::Value& lastSeq = status.fields["last_seq"];
-    if (!replaying && lastSeq.isUInt64())
-        after_ = std::max(after_.value_or(0), lastSeq.asUInt64());
+    if (!name_.empty())
+        awaitSubscribed(subscriber);
+    else if (!after_)
+        after_ = hello.last; // live from here; after a reconnect it goes on from there
 }
 
-Event Tail::awaitStatus(Subscriber& subscriber, std::vector<Record>& held,
-                        std::vector<Event>& events)
+Hello Tail::awaitHello(Subscriber& subscriber)
 {
     const Deadline deadline = std::chrono::steady_clock::now() + replyTimeout;
     while (std::optional<Message> message = nextBefore(subscriber, deadline)) {
-        if (auto* record = std::get_if<Record>(&*message))
-            held.push_back(std::move(*record));
-        else if (auto& event = std::get<Event>(*message); event.name == "status")
-            return std::move(event);
-        else
-            events.push_back(std::move(event));
+        if (const auto* event = std::get_if<Event>(&*message)) {
+            if (const auto hello = helloOf(*event))
+                return *hello;
+        }
     }
-    throw Disconnected("no answer to status from the daemon within " +
+    throw Disconnected("no hello from the daemon within " + std::to_string(replyTimeout.count()) +
+                       " s");
+}
+
+// Records before the subscription's answer are not part of it: they come again in it.
+void Tail::awaitSubscribed(Subscriber& subscriber)
+{
+    const Deadline deadline = std::chrono::steady_clock::now() + replyTimeout;
+    while (std::optional<Message> message = nextBefore(subscriber, deadline)) {
+        const auto* event = std::get_if<Event>(&*message);
+        if (event == nullptr)
+            continue;
+        if (event->name == "subscribed")
+            return;
+        if (event->name == "error")
+            throw Refused("subscription '" + name_ +
+                          "' refused: " + fieldText(event->fields["message"]));
+        report(*event);
+    }
+    throw Disconnected("no answer to subscribe from the daemon within " +
                        std::to_string(replyTimeout.count()) + " s");
 }
 
-void Tail::print(const Record& record)
+void Tail::handle(Subscriber& subscriber, const Event& event)
 {
-    if (after_ && record.seq <= *after_)
+    const Json::Value& reason = event.fields["reason"];
+    if (event.name == "error" && reason.isString() && reason.asString() == "taken_over") {
+        acknowledge(subscriber); // it does not count any more, but may say what was written
+        throw Refused("subscription '" + name_ + "' was taken over by another client");
+    }
+    report(event);
+}
+
+void Tail::print(Subscriber& subscriber, const Record& record)
+{
+    // Printed already, before a reconnect: a subscription gives again what was not
+    // acknowledged; it is acknowledged now.
+    if (!after_ || record.seq > *after_) {
+        const std::string payload = raw_ ? payloadOf(record) : std::string();
+        const std::string& text = raw_ ? payload : record.line;
+        if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
+            std::fputc('\n', stdout) == EOF || std::fflush(stdout) != 0)
+            throw system::errnoError(errno, "cannot write to stdout");
+        after_ = record.seq;
+    }
+    if (name_.empty())
         return;
-    const std::string payload = raw_ ? payloadOf(record) : std::string();
-    const std::string& text = raw_ ? payload : record.line;
-    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
-        std::fputc('\n', stdout) == EOF || std::fflush(stdout) != 0)
-        throw system::errnoError(errno, "cannot write to stdout");
-    after_ = record.seq;
+    unacked_ = record.seq;
+    if (++unackedCount_ >= ackEvery)
+        acknowledge(subscriber);
+}
+
+void Tail::acknowledge(Subscriber& subscriber)
+{
+    if (unacked_ == 0)
+        return;
+    const std::uint64_t seq = unacked_;
+    unacked_ = 0;
+    unackedCount_ = 0;
+    subscriber.send(ackRequest(seq));
 }
 
 } // namespace
 
-int runTail(const std::string& socketPath, std::optional<std::uint64_t> since, bool raw)
+int runTail(const std::string& socketPath, const TailOptions& options)
 {
     exitQuietlyOnSignals();
     std::optional<Subscriber> subscriber = connectOrWarn(socketPath);
     if (!subscriber)
         return exitFailure;
-    Tail tail(since, raw);
+    Tail tail(options);
     try {
         for (bool reconnected = false;; reconnected = true) {
             try {
@@ -196,6 +264,9 @@ int runTail(const std::string& socketPath, std::optional<std::uint64_t> since, b
             subscriber.reset();
             subscriber = reconnect(socketPath);
         }
+    } catch (const Refused& error) {
+        warn(error.what());
+        return exitFailure;
     } catch (const std::system_error& error) {
         warn(error.what());
         return exitFailure;

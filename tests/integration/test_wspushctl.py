@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """wspushctl, the companion tool, against the real daemon and the real server: tail (record
-lines, --raw, --since, restarts, reconnects, being cut off, SIGPIPE), status, send, and its
-exit codes and messages when the daemon is not there or the command line is wrong."""
+lines, --raw, --since, --name, restarts, reconnects, being cut off, SIGPIPE), status,
+cursors, send, and its exit codes and messages when the daemon is not there or the command
+line is wrong."""
 
 import json
 import os
@@ -10,9 +11,9 @@ import subprocess
 
 import harness
 
-STATUS_FIELDS = {"event", "run", "state", "server", "connected_since", "reconnects",
+STATUS_FIELDS = {"event", "run", "epoch", "state", "server", "connected_since", "reconnects",
                  "received", "forwarded", "filtered", "oversized", "last_seq", "subscribers",
-                 "sinks"}
+                 "store", "sinks", "cursors"}
 RECONNECTING = ("wspushctl: connection closed by the daemon; reconnecting",
                 "wspushctl: connection to the daemon lost: ")
 NO_SOCKET = "/nonexistent/x.sock"
@@ -44,9 +45,14 @@ class CtlTestCase(harness.DaemonTestCase):
         super().setUp()
         self.socket_path = os.path.join(self.workdir, "wspushd.sock")
 
+    # Settings of the store (a dict of YAML texts), None for the memory store.
+    STORE = None
+
     def config(self, server, user="u1", **unix):
+        extra = "".join(f"  {key}: {value}\n" for key, value in (self.STORE or {}).items())
         return harness.config_yaml(server.url(user), self.sink,
-                                   sinks_yaml=harness.unix_sink_yaml(self.socket_path, **unix))
+                                   sinks_yaml=harness.unix_sink_yaml(self.socket_path, **unix),
+                                   extra="store:\n" + extra if extra else "")
 
     def start_daemon(self, server, **unix):
         daemon = self.daemon(self.config(server, **unix), args=("--verbose",))
@@ -182,11 +188,11 @@ class Follow(CtlTestCase):
         tail.out.wait_for(has_seq(5), what="seq 5")
         self.assertEqual(first.stop(), 0)
         tail.err.wait_for(is_reconnecting, what="reconnecting")
-        # A new run on the same config: seqs start at 1 again.
+        # A new run on the same config without a store: a new epoch, seqs start at 1 again.
         second = self.start_daemon(server)
         self.push(server, 3)
         tail.err.wait_for_text(
-            "wspushctl: the daemon restarted; printing what its new run holds")
+            "wspushctl: the daemon's seqs began anew (a new epoch); printing all it holds")
         tail.out.wait_for(lambda line: json.loads(line)["data"]["n"] == 8, what="n 8")
         self.assertEqual(tail.stop(), 0)
         printed = [json.loads(line) for line in tail.out.read_to_end()]
@@ -284,6 +290,7 @@ class Status(CtlTestCase):
         lines = result.stdout.decode().splitlines()
         # A label padded to 17 columns, then the value.
         fields = {line[:17].rstrip(): line[17:] for line in lines[:10]}
+        store = {line[:17].rstrip(): line[17:] for line in lines[11:15]}
         self.assertEqual(list(fields), ["state", "server", "connected since", "reconnects",
                                         "received", "forwarded", "filtered", "oversized",
                                         "last seq", "subscribers"])
@@ -297,10 +304,15 @@ class Status(CtlTestCase):
         for label in ("received", "filtered", "oversized"):
             self.assertRegex(fields[label], r"^\d+$")
         self.assertEqual(lines[10], "")
-        self.assertEqual(lines[11].split(), ["SINK", "NAME", "FORWARDED", "DROPPED"])
-        self.assertEqual([line.split() for line in lines[12:]], [
-            ["file", "file", self.sink, "3", "0"],
-            ["unix", "unix", self.socket_path, "0", "0"],
+        self.assertEqual(store["store"], "in memory")
+        self.assertRegex(store["store size"], r"^\d+ bytes$|^\d+\.\d (KiB|MiB) \(\d+ bytes\)$")
+        self.assertEqual(store["store seqs"], "1–3")
+        self.assertRegex(store["epoch"], r"^[0-9a-f]{32}$")
+        self.assertEqual(lines[15], "")
+        self.assertEqual(lines[16].split(), ["SINK", "NAME", "FORWARDED", "DROPPED", "LAG"])
+        self.assertEqual([line.split() for line in lines[17:]], [
+            ["file", "file", self.sink, "3", "0", "0"],
+            ["unix", "unix", self.socket_path, "0", "0", "0"],
         ])
 
     def test_json(self):
@@ -320,6 +332,171 @@ class Status(CtlTestCase):
         self.assertEqual(status["subscribers"], 1)
         self.assertEqual([(s["type"], s["forwarded"]) for s in status["sinks"]],
                          [("file", 3), ("unix", 0)])
+
+
+class StoreCtlTestCase(CtlTestCase):
+    """With a store in the test's own directory, and a daemon restarted at will."""
+
+    def setUp(self):
+        super().setUp()
+        self.STORE = {"path": json.dumps(os.path.join(self.workdir, "store"))}
+
+    def start(self, **unix):
+        self.unix = unix
+        self.server_ = self.server()
+        return self.server_, self.start_daemon(self.server_, **unix)
+
+    def restart(self, daemon):
+        self.assertEqual(daemon.stop(), 0)
+        return self.start_daemon(self.server_, **self.unix)
+
+    def cursors(self):
+        """{name: entry} from `wspushctl cursors --json`."""
+        result = self.ctl_run("cursors", "--json")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        event = json.loads(result.stdout)
+        self.assertEqual(event["event"], "cursors")
+        return {entry["name"]: entry for entry in event["cursors"]}
+
+    def wait_cursor(self, name, seq):
+        """tail acks without an answer: waits until the daemon has taken the ack."""
+        harness.wait_until(lambda: self.cursors().get(name, {}).get("seq") == seq,
+                           f"cursor {name} at {seq}")
+
+    def tail_name(self, daemon, name, *args):
+        """`wspushctl tail --name NAME ARGS`, once the daemon has taken on its subscription."""
+        tail = self.ctl("--socket", self.socket_path, "tail", "--name", name, *args)
+        daemon.log.wait_for_text(f"subscribed as '{name}'")
+        return tail
+
+
+class TailName(StoreCtlTestCase):
+    def test_prints_after_the_cursor_and_acks_what_it_wrote(self):
+        server, daemon = self.start()
+        self.push(server, 5)
+        harness.wait_records(self.sink, 5)
+        tail = self.tail_name(daemon, "reader")  # a new name starts at the next record
+        self.push(server, 5)
+        tail.out.wait_for(has_seq(10), what="seq 10")
+        self.wait_cursor("reader", 10)
+        self.assertEqual(tail.stop(), 0)
+        self.assertEqual(tail.out.read_to_end(), file_lines(self.sink)[5:])
+        self.assertEqual(tail.err.read_to_end(), [])
+
+        self.push(server, 3)
+        again = self.tail_name(daemon, "reader")
+        again.out.wait_for(has_seq(13), what="seq 13")
+        self.assertEqual(again.stop(), 0)
+        self.assertEqual(seqs(again.out.read_to_end()), [11, 12, 13])
+
+    def test_from_first_prints_all_held_with_raw_payloads(self):
+        server, daemon = self.start()
+        for text in ("one", "two", "three"):
+            server.command(f"send {text}")
+        harness.wait_records(self.sink, 3)
+        tail = self.ctl("--socket", self.socket_path, "tail", "--name", "all", "--from-first",
+                        "--raw")
+        tail.out.wait_for(lambda line: line == "three", what="three")
+        self.wait_cursor("all", 3)
+        self.assertEqual(tail.stop(), 0)
+        self.assertEqual(tail.out.read_to_end(), ["one", "two", "three"])
+
+    def test_a_daemon_restart_in_between_loses_and_repeats_nothing(self):
+        server, daemon = self.start()
+        tail = self.tail_name(daemon, "steady")
+        self.push(server, 5)
+        tail.out.wait_for(has_seq(5), what="seq 5")
+        daemon = self.restart(daemon)
+        tail.err.wait_for(is_reconnecting, what="reconnecting")
+        # Records arrive while tail is away; seqs go on in the same epoch.
+        self.push(server, 300)
+        tail.err.wait_for_text("wspushctl: reconnected; resuming subscription 'steady'")
+        tail.out.wait_for(has_seq(305), what="seq 305")
+        self.push(server, 3)
+        tail.out.wait_for(has_seq(308), what="seq 308")
+        self.wait_cursor("steady", 308)
+        self.assertEqual(tail.stop(), 0)
+        printed = tail.out.read_to_end()
+        self.assertEqual(seqs(printed), list(range(1, 309)))
+        self.assertEqual(printed, file_lines(self.sink))
+
+    def test_taken_over_by_another_tail_exits_1(self):
+        server, daemon = self.start()
+        first = self.tail_name(daemon, "only")
+        self.push(server, 2)
+        first.out.wait_for(has_seq(2), what="seq 2")
+        second = self.ctl("--socket", self.socket_path, "tail", "--name", "only")
+        self.assertEqual(first.wait_exit(), 1)
+        self.assertEqual(first.err.read_to_end()[-1],
+                         "wspushctl: subscription 'only' was taken over by another client")
+        self.push(server, 1)
+        second.out.wait_for(has_seq(3), what="seq 3")
+        self.assertEqual(second.stop(), 0)
+
+
+class Cursors(StoreCtlTestCase):
+    def test_lists_names_positions_and_lag_then_deletes(self):
+        server, daemon = self.start()
+        ahead = self.tail_name(daemon, "ahead")
+        behind = self.tail_name(daemon, "behind")
+        self.push(server, 10)
+        ahead.out.wait_for(has_seq(10), what="seq 10")
+        behind.out.wait_for(has_seq(10), what="seq 10")
+        self.wait_cursor("behind", 10)
+        self.assertEqual(behind.stop(), 0)
+        self.push(server, 4)
+        ahead.out.wait_for(has_seq(14), what="seq 14")
+        self.wait_cursor("ahead", 14)
+        harness.wait_until(lambda: not self.cursors()["behind"]["connected"], "behind gone")
+
+        result = self.ctl_run("cursors")
+        self.assertEqual((result.returncode, result.stderr), (0, b""))
+        self.assertEqual([line.split() for line in result.stdout.decode().splitlines()], [
+            ["SUBSCRIPTION", "SEQ", "LAG", "CONNECTED"],
+            ["ahead", "14", "0", "yes"],
+            ["behind", "10", "4", "no"],
+        ])
+        status = self.ctl_run("status").stdout.decode().splitlines()
+        self.assertEqual([line.split() for line in status[-3:]], [
+            ["SUBSCRIPTION", "SEQ", "LAG", "CONNECTED"],
+            ["ahead", "14", "0", "yes"],
+            ["behind", "10", "4", "no"],
+        ])
+
+        result = self.ctl_run("cursors", "delete", "ahead")
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(result.stderr.decode(), "wspushctl: error: subscription 'ahead' is in "
+                         "use by a connected client\n")
+        result = self.ctl_run("cursors", "delete", "behind")
+        self.assertEqual((result.returncode, result.stdout, result.stderr), (0, b"", b""))
+        result = self.ctl_run("cursors", "delete", "behind")
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(result.stderr.decode(), "wspushctl: error: no cursor named 'behind'\n")
+        self.assertEqual(list(self.cursors()), ["ahead"])
+        self.assertEqual(ahead.stop(), 0)
+
+    def test_none_yet(self):
+        self.start()
+        result = self.ctl_run("cursors")
+        self.assertEqual((result.returncode, result.stderr), (0, b""))
+        self.assertEqual(result.stdout.decode().split(), ["SUBSCRIPTION", "SEQ", "LAG",
+                                                          "CONNECTED"])
+
+
+class StoreStatus(StoreCtlTestCase):
+    def test_shows_the_store(self):
+        server, daemon = self.start()
+        self.push(server, 3)
+        harness.wait_records(self.sink, 3)
+        daemon = self.restart(daemon)
+        lines = self.ctl_run("status").stdout.decode().splitlines()
+        store = {line[:17].rstrip(): line[17:] for line in lines[11:15]}
+        self.assertEqual(store["store"], os.path.join(self.workdir, "store"))
+        self.assertRegex(store["store size"], r"^\d+ bytes$")
+        self.assertEqual(store["store seqs"], "1–3")
+        status = json.loads(self.ctl_run("status", "--json").stdout)
+        self.assertEqual(store["epoch"], status["epoch"])
+        self.assertEqual(status["store"]["bytes"], int(store["store size"].split()[0]))
 
 
 class Send(CtlTestCase):
@@ -363,8 +540,9 @@ class Send(CtlTestCase):
 
 
 class CommandLine(harness.DaemonTestCase):
-    COMMANDS = [["tail"], ["tail", "--since", "0", "--raw"], ["status"], ["status", "--json"],
-                ["send", "x"]]
+    COMMANDS = [["tail"], ["tail", "--since", "0", "--raw"], ["tail", "--name", "x"],
+                ["status"], ["status", "--json"], ["send", "x"], ["cursors"],
+                ["cursors", "--json"], ["cursors", "delete", "x"]]
 
     def test_unreachable_daemon_exits_1(self):
         for command in self.COMMANDS:
@@ -400,7 +578,12 @@ class CommandLine(harness.DaemonTestCase):
     def test_usage_errors_exit_2(self):
         for args in [[], ["bogus"], ["tail", "--since", "abc"], ["tail", "--since", "-1"],
                      ["send"], ["send", "a", "b"], ["status", "--raw"], ["tail", "--json"],
-                     ["--no-such-option", "status"]]:
+                     ["--no-such-option", "status"], ["tail", "--since", "1", "--name", "a"],
+                     ["tail", "--name", "a b"], ["tail", "--name", ""], ["tail", "--from-first"],
+                     ["tail", "--name", "n" * 65], ["status", "--name", "a"],
+                     ["cursors", "remove", "a"], ["cursors", "delete"],
+                     ["cursors", "delete", "a", "b"], ["cursors", "delete", "a/b"],
+                     ["cursors", "delete", "a", "--json"], ["cursors", "--raw"]]:
             with self.subTest(args=args):
                 result = harness.run_ctl(*args, env={"WSPUSH_SOCKET": NO_SOCKET})
                 self.assertEqual(result.returncode, 2, result.stderr)
@@ -415,7 +598,7 @@ class CommandLine(harness.DaemonTestCase):
         usage = harness.run_ctl("--help")
         self.assertEqual((usage.returncode, usage.stderr), (0, b""))
         self.assertIn(b"Usage: wspushctl", usage.stdout)
-        for command in (b"tail", b"status", b"send"):
+        for command in (b"tail", b"status", b"send", b"cursors", b"--name"):
             self.assertIn(command, usage.stdout)
 
 

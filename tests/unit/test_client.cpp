@@ -333,7 +333,7 @@ TEST_CASE("requests are one compact line each")
 {
     CHECK(replayRequest(0) == "{\"op\":\"replay\",\"since\":0}\n");
     CHECK(replayRequest(18446744073709551615ULL, "4f2a") ==
-          "{\"op\":\"replay\",\"run\":\"4f2a\",\"since\":18446744073709551615}\n");
+          "{\"epoch\":\"4f2a\",\"op\":\"replay\",\"since\":18446744073709551615}\n");
     CHECK(statusRequest() == "{\"op\":\"status\"}\n");
     CHECK(sendRequest(Json::Value("héllo \"you\"\n\x01")) ==
           "{\"data\":\"héllo \\\"you\\\"\\n\\u0001\",\"op\":\"send\"}\n");
@@ -341,6 +341,58 @@ TEST_CASE("requests are one compact line each")
     object["ids"].append(1);
     object["ids"].append(true);
     CHECK(sendRequest(object) == "{\"data\":{\"ids\":[1,true]},\"op\":\"send\"}\n");
+}
+
+TEST_CASE("subscription requests")
+{
+    CHECK(subscribeRequest("billing-1") == "{\"name\":\"billing-1\",\"op\":\"subscribe\"}\n");
+    CHECK(subscribeRequest("a.b_c", true) ==
+          "{\"from\":\"first\",\"name\":\"a.b_c\",\"op\":\"subscribe\"}\n");
+    CHECK(ackRequest(51) == "{\"op\":\"ack\",\"seq\":51}\n");
+    CHECK(ackRequest(18446744073709551615ULL) == "{\"op\":\"ack\",\"seq\":18446744073709551615}\n");
+    CHECK(cursorsRequest() == "{\"op\":\"cursors\"}\n");
+    CHECK(deleteCursorRequest("old") == "{\"name\":\"old\",\"op\":\"delete_cursor\"}\n");
+}
+
+TEST_CASE("subscription names are checked before they are sent")
+{
+    CHECK(isSubscriptionName("Z-9._a"));
+    CHECK(isSubscriptionName(std::string(64, 'n')));
+    CHECK_FALSE(isSubscriptionName(""));
+    CHECK_FALSE(isSubscriptionName(std::string(65, 'n')));
+    CHECK_FALSE(isSubscriptionName("a b"));
+    CHECK_FALSE(isSubscriptionName("a/b"));
+    CHECK_FALSE(isSubscriptionName("é"));
+    CHECK_THROWS_AS(subscribeRequest("a b"), std::invalid_argument);
+    CHECK_THROWS_AS(subscribeRequest(""), std::invalid_argument);
+    CHECK_THROWS_AS(deleteCursorRequest("x\ny"), std::invalid_argument);
+}
+
+TEST_CASE("a hello event gives the epoch and the held range")
+{
+    std::string error;
+    auto message = parseLine(
+        R"({"event":"hello","epoch":"0123456789abcdef0123456789abcdef","first":3,"last":90})",
+        error);
+    REQUIRE(message);
+    const auto hello = helloOf(std::get<Event>(*message));
+    REQUIRE(hello);
+    CHECK(hello->epoch == "0123456789abcdef0123456789abcdef");
+    CHECK(hello->first == 3);
+    CHECK(hello->last == 90);
+
+    message = parseLine(R"({"event":"hello","epoch":"e","first":0,"last":0})", error);
+    REQUIRE(message);
+    CHECK(helloOf(std::get<Event>(*message))->last == 0);
+
+    for (const char* other : {R"({"event":"status","epoch":"e","first":0,"last":0})",
+                              R"({"event":"hello","epoch":7,"first":0,"last":0})",
+                              R"({"event":"hello","epoch":"e","first":-1,"last":0})",
+                              R"({"event":"hello","epoch":"e","first":0})"}) {
+        message = parseLine(other, error);
+        REQUIRE(message);
+        CHECK_FALSE(helloOf(std::get<Event>(*message)));
+    }
 }
 
 TEST_CASE("a subscriber reads lines split across reads, and many in one read")
