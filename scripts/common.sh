@@ -12,6 +12,11 @@ base_packages=(
     zlib1g-dev
     python3 openssl systemd tinyproxy iproute2 python3-websockets
 )
+# What only scripts/test adds: Debian's prometheus package, whose promtool checks the metrics
+# exposition and whose server scrapes a daemon in test_metrics. On a machine that runs
+# systemd, the package also starts its own prometheus.service (port 9090):
+# `systemctl disable --now prometheus` if that is not wanted.
+test_packages=(prometheus)
 # What scripts/fuzz adds (scripts/test runs it): clang with libFuzzer and the sanitizer
 # runtimes, and llvm-symbolizer for readable reports. The demo needs none of it, and
 # scripts/test --sanitize builds with g++, whose ASan and UBSan come with it.

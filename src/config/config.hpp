@@ -205,6 +205,18 @@ struct StoreConfig
     }
 };
 
+// The Prometheus endpoint and the node_exporter textfile; both off by default.
+struct MetricsConfig
+{
+    // "": off; "ADDR:PORT" (a numeric IPv4 address), "[ADDR]:PORT" (IPv6), ":PORT" (every
+    // address), "unix:/path" or "unix:@name" (the abstract namespace).
+    std::string listen;
+    std::string textfile; // "": off; an absolute path, replaced whole every `interval`
+    Duration interval = std::chrono::seconds(15);
+
+    bool operator==(const MetricsConfig&) const = default;
+};
+
 struct Config
 {
     ServerConfig server;
@@ -214,6 +226,7 @@ struct Config
     ResumeConfig resume;
     StoreConfig store;
     std::vector<SinkConfig> sinks;
+    MetricsConfig metrics;
 };
 
 } // namespace wspush::config

@@ -27,6 +27,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "config/config_error.hpp"
+#include "config/listen_address.hpp"
 #include "config/units.hpp"
 #include "system/unique_fd.hpp"
 
@@ -927,6 +928,33 @@ StoreConfig parseStore(const Section& section)
     return store;
 }
 
+MetricsConfig parseMetrics(const Section& section)
+{
+    section.allowOnly({"listen", "textfile", "interval"});
+    MetricsConfig metrics;
+    if (auto v = section.get("listen")) {
+        metrics.listen = v->string();
+        std::string error;
+        if (!metrics.listen.empty() && !parseListenAddress(metrics.listen, error)) {
+            v->fail(error + ", got " + quoted(metrics.listen));
+        }
+    }
+    if (auto v = section.get("textfile")) {
+        metrics.textfile = v->absolutePathOrEmpty();
+        if (metrics.textfile.ends_with('/')) {
+            v->outOfRange("a file's path");
+        }
+    }
+    if (auto v = section.get("interval")) {
+        metrics.interval = v->duration();
+        // Each rewrite reads /proc and writes a file on the loop: not many times a second.
+        if (metrics.interval < std::chrono::milliseconds(100)) {
+            v->outOfRange("at least 100ms");
+        }
+    }
+    return metrics;
+}
+
 SinkSettings parseFileSink(const Section& section)
 {
     section.allowOnly(
@@ -1102,7 +1130,8 @@ Config parseConfig(const std::string& text, const std::string& path)
         root.fail("the document root must be a mapping of sections, got " + root.describe());
     }
     const Section top(root);
-    top.allowOnly({"server", "heartbeat", "reconnect", "filter", "resume", "store", "sinks"});
+    top.allowOnly(
+        {"server", "heartbeat", "reconnect", "filter", "resume", "store", "sinks", "metrics"});
 
     Config config;
     if (auto v = top.get("server")) {
@@ -1127,6 +1156,9 @@ Config parseConfig(const std::string& text, const std::string& path)
     }
     if (auto v = top.get("sinks")) {
         config.sinks = parseSinks(*v);
+    }
+    if (auto v = top.get("metrics")) {
+        config.metrics = parseMetrics(Section(*v));
     }
     return config;
 }

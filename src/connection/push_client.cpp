@@ -586,6 +586,11 @@ int PushClient::dispatch(lws_callback_reasons reason, void* in, std::size_t leng
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
         lastInboundUs_ = lws_now_usecs();
+        // Only the answer to our own ping (its payload) is a round trip.
+        if (pingSentUs_ != 0 && length == 7 && std::memcmp(in, "wspushd", 7) == 0) {
+            listener_.onRoundTrip(microseconds(lws_now_usecs() - pingSentUs_));
+            pingSentUs_ = 0;
+        }
         break;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
         return onWriteable();
@@ -788,6 +793,8 @@ int PushClient::onWriteable() noexcept
         std::memcpy(frame + LWS_PRE, "wspushd", 7);
         if (lws_write(wsi_, frame + LWS_PRE, 7, LWS_WRITE_PING) < 0)
             return -1;
+        if (pingSentUs_ == 0) // an earlier one unanswered: its pong comes first
+            pingSentUs_ = lws_now_usecs();
     } else if (!outbound_.empty()) {
         Outgoing& next = outbound_.front();
         const std::size_t length = next.framed.size() - LWS_PRE;
@@ -827,6 +834,7 @@ void PushClient::onDestroyed() noexcept
 {
     wsi_ = nullptr;
     closeSent_ = false;
+    pingSentUs_ = 0;
     heartbeatTimer_.cancel();
     pingTimer_.cancel();
     livenessTimer_.cancel();

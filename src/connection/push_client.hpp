@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -42,6 +43,8 @@ public:
                                       const std::string& /*reason*/) noexcept
         {
         }
+        // A pong answered the ping we sent `roundTrip` ago.
+        virtual void onRoundTrip(std::chrono::microseconds /*roundTrip*/) noexcept {}
         // A whole message, reassembled from its fragments.
         virtual void onMessage(std::string&& payload, bool binary) noexcept = 0;
         // After stop(), or when max_attempts ran out (`gaveUp`).
@@ -161,6 +164,7 @@ private:
     };
     std::deque<Outgoing> outbound_;
     bool pingDue_ = false;
+    std::int64_t pingSentUs_ = 0; // lws_now_usecs() when the unanswered ping went; 0: none
 
     std::string message_; // the message being reassembled
     std::size_t messageBytes_ = 0;

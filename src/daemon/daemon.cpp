@@ -44,7 +44,8 @@ Daemon::Daemon(std::string configPath, config::Config config)
     : configPath_(std::move(configPath)), config_(std::move(config)),
       signals_(loop_, {SIGTERM, SIGINT, SIGHUP}, [this](int signal) { onSignal(signal); }),
       notifier_(loop_), store_(config_.store, loop_, records_), sinks_(createSinks(config_)),
-      catchUp_(loop_.context(), [] {}), client_(loop_, *this, config_), resume_(config_.resume)
+      catchUp_(loop_.context(), [] {}), client_(loop_, *this, config_), resume_(config_.resume),
+      metrics_(config_.metrics, loop_, [this] { return metricsFigures(); })
 {
     useFilter(config_.filter);
     restoreResumeState();
@@ -169,6 +170,7 @@ void Daemon::reload() noexcept
     try {
         config::Config next = config::loadConfigFile(configPath_);
         connection::readToken(next.server); // an unreadable token file rejects the reload
+        metrics_.reconfigure(next.metrics);
         client_.reconfigure(next);
         try {
             replaceSinks(next.sinks);
@@ -231,6 +233,8 @@ void Daemon::flushSinks() noexcept
     store_.commit();
     keepResumeState();
     feedSinks();
+    if (iterationUs_ != 0)
+        lastMessageUs_ = iterationUs_;
     iterationUs_ = 0;
 }
 
@@ -349,6 +353,37 @@ Json::Value Daemon::status() const
     }
     status["sinks"] = sinkList;
     return status;
+}
+
+metrics::Figures Daemon::metricsFigures() const
+{
+    const auto& counters = client_.counters();
+    metrics::Figures figures;
+    figures.server = client_.displayUrl();
+    figures.linkUp = client_.state() == connection::PushClient::State::Connected;
+    figures.connectedSinceUs = figures.linkUp ? client_.connectedSinceUs() : 0;
+    // connectedSinceUs() stays set once a link was up: the first connect, then reconnects.
+    figures.connects = counters.reconnects + (client_.connectedSinceUs() != 0 ? 1 : 0);
+    figures.reconnects = counters.reconnects;
+    figures.heartbeatsSent = counters.heartbeatsSent;
+    figures.received = counters.received;
+    figures.forwarded = forwarded_;
+    figures.filtered = filtered_;
+    figures.oversized = counters.oversized;
+    figures.duplicates = duplicates_;
+    figures.upstreamGaps = upstreamGaps_;
+    figures.invalidUtf8 = invalidUtf8_;
+    figures.lastMessageUs = lastMessageUs_;
+    figures.storeBytes = store_.bytes();
+    figures.storeFirstSeq = store_.firstSeq();
+    figures.storeLastSeq = store_.lastSeq();
+    for (std::size_t i = 0; i < sinks_.size(); ++i) {
+        const sinks::SinkCounters sinkCounters = sinks_[i]->sink().counters();
+        figures.sinks.push_back({config_.sinks[i].type, sinks_[i]->sink().name(),
+                                 sinkCounters.forwarded, sinkCounters.dropped + sinks_[i]->lost(),
+                                 sinks_[i]->lag(), sinkCounters.queuedBytes});
+    }
+    return figures;
 }
 
 std::string Daemon::sendUpstream(std::string text, std::function<void(bool)> written)

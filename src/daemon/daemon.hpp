@@ -16,6 +16,7 @@
 #include "event/event_loop.hpp"
 #include "event/signal_watcher.hpp"
 #include "event/timer.hpp"
+#include "metrics/metrics.hpp"
 #include "record/record_pool.hpp"
 #include "sinks/sink.hpp"
 #include "sinks/sink_host.hpp"
@@ -53,10 +54,17 @@ private:
     void onRetryScheduled(config::Duration delay, const std::string& reason) noexcept override;
     void onMessage(std::string&& payload, bool binary) noexcept override;
     void onStopped(bool gaveUp) noexcept override;
+    void onRoundTrip(std::chrono::microseconds roundTrip) noexcept override
+    {
+        metrics_.observeRoundTrip(roundTrip);
+    }
 
     Json::Value status() const override;
     store::Store& store() override { return store_; }
     std::string sendUpstream(std::string text, std::function<void(bool)> written) override;
+
+    // What the metrics show, copied when a scrape or the textfile asks.
+    metrics::Figures metricsFigures() const;
 
     std::unique_ptr<SinkFeed> createSink(const config::SinkConfig& config);
     std::vector<std::unique_ptr<SinkFeed>> createSinks(const config::Config& config);
@@ -92,6 +100,8 @@ private:
     std::uint64_t invalidUtf8_ = 0;
     bool stopping_ = false;
     int exitCode_ = 0;
+    std::int64_t lastMessageUs_ = 0; // the newest record's receive time
+    metrics::Metrics metrics_;       // last: it reads all of the above
 };
 
 } // namespace wspush::daemon

@@ -25,7 +25,12 @@ public:
     bool wantsMore() const noexcept override { return pendingBytes_ < maxQueue_; }
     std::uint64_t handedOn() const noexcept override { return handedOn_; }
 
-    SinkCounters counters() const noexcept override { return counters_; }
+    SinkCounters counters() const noexcept override
+    {
+        SinkCounters counters = counters_;
+        counters.queuedBytes = pendingBytes_;
+        return counters;
+    }
     const std::string& name() const noexcept override { return name_; }
 
 protected:

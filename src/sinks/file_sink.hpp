@@ -30,7 +30,12 @@ public:
     std::uint64_t handedOn() const noexcept override { return handedOn_; }
     std::uint64_t holdsUpTo() const noexcept override { return holdsUpTo_; }
 
-    SinkCounters counters() const noexcept override { return counters_; }
+    SinkCounters counters() const noexcept override
+    {
+        SinkCounters counters = counters_;
+        counters.queuedBytes = pending_.size() - pendingOffset_;
+        return counters;
+    }
     const std::string& name() const noexcept override { return name_; }
 
 private:

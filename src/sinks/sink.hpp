@@ -14,6 +14,7 @@ struct SinkCounters
 {
     std::uint64_t forwarded = 0;
     std::uint64_t dropped = 0;
+    std::uint64_t queuedBytes = 0; // held in memory now, not handed on yet (a gauge)
 };
 
 // Where records go. Every method runs on the event loop and must not block it. The daemon

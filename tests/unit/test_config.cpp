@@ -686,3 +686,58 @@ TEST_CASE("credentials in the URL are accepted and kept for the connection")
         parseConfig("server: {url: 'wss://user:p%40ss@push.example.com:8443/ws'}", "test.yaml");
     CHECK(config.server.url == "wss://user:p%40ss@push.example.com:8443/ws");
 }
+
+TEST_CASE("metrics: off by default, every key read")
+{
+    CHECK(parseWith("").metrics == MetricsConfig{});
+    CHECK(MetricsConfig{}.listen.empty());
+    CHECK(MetricsConfig{}.textfile.empty());
+    CHECK(MetricsConfig{}.interval == 15s);
+    const Config config = parseWith("metrics:\n  listen: 127.0.0.1:9464\n"
+                                    "  textfile: /var/lib/node-exporter/wspushd.prom\n"
+                                    "  interval: 250ms\n");
+    CHECK(config.metrics.listen == "127.0.0.1:9464");
+    CHECK(config.metrics.textfile == "/var/lib/node-exporter/wspushd.prom");
+    CHECK(config.metrics.interval == 250ms);
+    CHECK(parseWith("metrics:\n  listen: \"[::1]:9464\"\n").metrics.listen == "[::1]:9464");
+    CHECK(parseWith("metrics:\n  listen: \":9464\"\n").metrics.listen == ":9464");
+    CHECK(parseWith("metrics:\n  listen: unix:/run/wspushd/metrics.sock\n").metrics.listen ==
+          "unix:/run/wspushd/metrics.sock");
+    CHECK(parseWith("metrics:\n  listen: \"\"\n  textfile: \"\"\n").metrics == MetricsConfig{});
+}
+
+TEST_CASE("metrics: unknown keys, wrong types and bad values are PATH:LINE:COLUMN errors")
+{
+    CHECK(errorWith("metrics:\n  listen: 127.0.0.1:9464\n  port: 9464\n") ==
+          "test.yaml:5:3: unknown key 'port' in 'metrics'");
+    CHECK(errorWith("metrics: 9464\n") ==
+          "test.yaml:3:10: metrics: expected a mapping, got '9464'");
+    CHECK(errorWith("metrics:\n  listen: [127.0.0.1, 9464]\n") ==
+          "test.yaml:4:11: metrics.listen: expected a string, got a list");
+    CHECK(errorWith("metrics:\n  listen: localhost:9464\n") ==
+          "test.yaml:4:11: metrics.listen: 'localhost' is not a numeric IPv4 address (names are "
+          "not resolved), got 'localhost:9464'");
+    CHECK(errorWith("metrics:\n  listen: \"::1:9464\"\n") ==
+          "test.yaml:4:11: metrics.listen: an IPv6 address goes in brackets: [::1]:PORT, got "
+          "'::1:9464'");
+    CHECK(errorWith("metrics:\n  listen: 127.0.0.1:99999\n") ==
+          "test.yaml:4:11: metrics.listen: the port must be a number from 0 to 65535, got "
+          "'127.0.0.1:99999'");
+    CHECK(errorWith("metrics:\n  listen: 9464\n") ==
+          "test.yaml:4:11: metrics.listen: expected ADDRESS:PORT, [IPv6]:PORT, :PORT or "
+          "unix:/path, got '9464'");
+    CHECK(errorWith("metrics:\n  listen: unix:run/metrics.sock\n") ==
+          "test.yaml:4:11: metrics.listen: expected unix: followed by an absolute path or @name, "
+          "got 'unix:run/metrics.sock'");
+    CHECK(errorWith("metrics:\n  listen: unix:/" + std::string(120, 'a') + "\n")
+              .starts_with("test.yaml:4:11: metrics.listen: the socket path is longer than 107 "
+                           "bytes"));
+    CHECK(errorWith("metrics:\n  textfile: wspushd.prom\n") ==
+          "test.yaml:4:13: metrics.textfile: must be an absolute path, got 'wspushd.prom'");
+    CHECK(errorWith("metrics:\n  textfile: /var/lib/node-exporter/\n") ==
+          "test.yaml:4:13: metrics.textfile: must be a file's path, got '/var/lib/node-exporter/'");
+    CHECK(errorWith("metrics:\n  interval: 15\n") ==
+          "test.yaml:4:13: metrics.interval: expected a duration such as 30s, got '15'");
+    CHECK(errorWith("metrics:\n  interval: 10ms\n") ==
+          "test.yaml:4:13: metrics.interval: must be at least 100ms, got '10ms'");
+}
