@@ -16,7 +16,8 @@ base_packages=(
 # exposition and whose server scrapes a daemon in test_metrics. On a machine that runs
 # systemd, the package also starts its own prometheus.service (port 9090):
 # `systemctl disable --now prometheus` if that is not wanted.
-test_packages=(prometheus)
+# dbus-daemon runs the private bus with a stand-in logind in test_liveness.
+test_packages=(prometheus dbus-daemon)
 # What scripts/fuzz adds (scripts/test runs it): clang with libFuzzer and the sanitizer
 # runtimes, and llvm-symbolizer for readable reports. The demo needs none of it, and
 # scripts/test --sanitize builds with g++, whose ASan and UBSan come with it.

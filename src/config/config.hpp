@@ -46,6 +46,9 @@ struct HeartbeatConfig
     Duration interval = std::chrono::seconds(30);
     Duration pingInterval = std::chrono::seconds(20);
     Duration timeout = std::chrono::seconds(60);
+    // After a resume or a network change: no answer to a ping this long, reconnect; 0: no
+    // probes.
+    Duration probeTimeout = std::chrono::seconds(2);
 
     bool operator==(const HeartbeatConfig&) const = default;
 };

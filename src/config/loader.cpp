@@ -599,7 +599,7 @@ ServerConfig parseServer(const Section& section)
 
 HeartbeatConfig parseHeartbeat(const Section& section)
 {
-    section.allowOnly({"message", "interval", "ping_interval", "timeout"});
+    section.allowOnly({"message", "interval", "ping_interval", "timeout", "probe_timeout"});
     HeartbeatConfig heartbeat;
     if (auto v = section.get("message")) {
         // Unquoted JSON is a YAML mapping; say so rather than just "expected a string".
@@ -610,6 +610,9 @@ HeartbeatConfig parseHeartbeat(const Section& section)
     }
     if (auto v = section.get("interval")) {
         heartbeat.interval = v->duration();
+    }
+    if (auto v = section.get("probe_timeout")) {
+        heartbeat.probeTimeout = v->duration();
     }
     const auto pingInterval = section.get("ping_interval");
     if (pingInterval) {

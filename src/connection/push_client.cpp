@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstring>
 #include <ctime>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -253,7 +254,8 @@ PushClient::PushClient(event::EventLoop& loop, Listener& listener, const config:
       heartbeatTimer_(loop.context(), [this] { sendHeartbeat(); }),
       pingTimer_(loop.context(), [this] { sendPing(); }),
       livenessTimer_(loop.context(), [this] { checkLiveness(); }),
-      stableTimer_(loop.context(), [this] { onStable(); })
+      stableTimer_(loop.context(), [this] { onStable(); }),
+      probeTimer_(loop.context(), [this] { onProbeTimeout(); })
 {
     createVhost();
 }
@@ -533,6 +535,7 @@ void PushClient::reconfigure(const config::Config& config)
 
 void PushClient::reconnectNow(const std::string& reason) noexcept
 {
+    probeTimer_.cancel();
     backoff_.reset();
     if (wsi_ != nullptr && state_ != State::Closing) {
         log::notice(reason + ": reconnecting at once");
@@ -586,6 +589,7 @@ int PushClient::dispatch(lws_callback_reasons reason, void* in, std::size_t leng
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
         lastInboundUs_ = lws_now_usecs();
+        lastPongUs_ = lastInboundUs_;
         // Only the answer to our own ping (its payload) is a round trip.
         if (pingSentUs_ != 0 && length == 7 && std::memcmp(in, "wspushd", 7) == 0) {
             listener_.onRoundTrip(microseconds(lws_now_usecs() - pingSentUs_));
@@ -839,6 +843,7 @@ void PushClient::onDestroyed() noexcept
     pingTimer_.cancel();
     livenessTimer_.cancel();
     stableTimer_.cancel();
+    probeTimer_.cancel();
     failOutbound();
     // The server's own word beats whatever lws made of the hang-up that followed it.
     if (!established_ && !receivedTlsAlert.empty())
@@ -919,6 +924,97 @@ void PushClient::sendPing() noexcept
     pingDue_ = true;
     lws_callback_on_writable(wsi_);
     pingTimer_.schedule(duration_cast<microseconds>(heartbeat_.pingInterval));
+}
+
+namespace {
+
+// The local address of a connected socket, as getnameinfo() writes it; "" when unknown.
+std::string localAddressOf(int fd)
+{
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    char text[NI_MAXHOST] = "";
+    if (fd < 0 || getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0 ||
+        getnameinfo(reinterpret_cast<sockaddr*>(&address), length, text, sizeof text, nullptr, 0,
+                    NI_NUMERICHOST) != 0)
+        return {};
+    return text;
+}
+
+// Whether an interface still has `address`.
+bool addressStillAssigned(const std::string& address)
+{
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) != 0)
+        return true; // cannot tell: probe instead
+    bool found = false;
+    for (const ifaddrs* entry = list; entry != nullptr && !found; entry = entry->ifa_next) {
+        if (entry->ifa_addr == nullptr || (entry->ifa_addr->sa_family != AF_INET &&
+                                           entry->ifa_addr->sa_family != AF_INET6))
+            continue;
+        char text[NI_MAXHOST] = "";
+        const socklen_t length = entry->ifa_addr->sa_family == AF_INET ? sizeof(sockaddr_in)
+                                                                       : sizeof(sockaddr_in6);
+        found = getnameinfo(entry->ifa_addr, length, text, sizeof text, nullptr, 0,
+                            NI_NUMERICHOST) == 0 &&
+                address == text;
+    }
+    freeifaddrs(list);
+    return found;
+}
+
+} // namespace
+
+void PushClient::probe(const std::string& why) noexcept
+{
+    if (state_ == State::WaitingToRetry) {
+        log::notice(why + ": trying to connect now");
+        lastProbe_ = why + ": connecting now";
+        reconnectNow(why);
+        return;
+    }
+    if (state_ != State::Connected || wsi_ == nullptr || probeTimer_.isPending() ||
+        heartbeat_.probeTimeout.count() == 0)
+        return;
+    ++counters_.probes;
+    probeWhy_ = why;
+    probeStartUs_ = lws_now_usecs();
+    pingDue_ = true;
+    lws_callback_on_writable(wsi_);
+    probeTimer_.schedule(duration_cast<microseconds>(heartbeat_.probeTimeout));
+}
+
+void PushClient::onProbeTimeout() noexcept
+{
+    if (state_ != State::Connected)
+        return;
+    // Only a pong answers: data may be what was already on its way before the link broke.
+    if (lastPongUs_ >= probeStartUs_) {
+        lastProbe_ = probeWhy_ + ": the link answered";
+        log::notice("probed the link (" + probeWhy_ + "): it answered");
+        listener_.onProbed();
+        return;
+    }
+    ++counters_.probeReconnects;
+    lastProbe_ = probeWhy_ + ": no answer within " +
+                 config::formatSeconds(heartbeat_.probeTimeout) + ", reconnected";
+    log::warning("probed the link (" + probeWhy_ + "): no answer within " +
+                 config::formatSeconds(heartbeat_.probeTimeout));
+    reconnectNow("the link did not answer a probe");
+    listener_.onProbed();
+}
+
+void PushClient::onNetworkChange() noexcept
+{
+    if (state_ == State::Connected && wsi_ != nullptr) {
+        const std::string local = localAddressOf(lws_get_socket_fd(wsi_));
+        if (!local.empty() && !addressStillAssigned(local)) {
+            lastProbe_ = "the local address " + local + " went away: reconnected";
+            reconnectNow("the local address " + local + " went away");
+            return;
+        }
+    }
+    probe("the network changed");
 }
 
 void PushClient::checkLiveness() noexcept

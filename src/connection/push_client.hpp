@@ -43,6 +43,8 @@ public:
                                       const std::string& /*reason*/) noexcept
         {
         }
+        // A probe ended: lastProbe() says how.
+        virtual void onProbed() noexcept {}
         // A pong answered the ping we sent `roundTrip` ago.
         virtual void onRoundTrip(std::chrono::microseconds /*roundTrip*/) noexcept {}
         // A whole message, reassembled from its fragments.
@@ -60,6 +62,8 @@ public:
         std::uint64_t oversized = 0; // messages over max_message_size, dropped
         std::uint64_t reconnects = 0;
         std::uint64_t heartbeatsSent = 0;
+        std::uint64_t probes = 0;
+        std::uint64_t probeReconnects = 0; // probes that found the link dead
     };
 
     // Throws on error.
@@ -81,6 +85,15 @@ public:
     const std::string& lastId() const noexcept { return lastId_; }
     // Closes the link and connects again at once, with the backoff reset.
     void reconnectNow(const std::string& reason) noexcept;
+    // Something happened that may have killed the link unnoticed (`why`: a resume, a
+    // network change): a ping now, and no answer within probe_timeout reconnects at once.
+    // While waiting to retry, the next attempt happens now.
+    void probe(const std::string& why) noexcept;
+    // The network changed: a link whose local address went away reconnects at once, any
+    // other is probed.
+    void onNetworkChange() noexcept;
+    // The last probe and how it ended, for the status: "" before the first.
+    const std::string& lastProbe() const noexcept { return lastProbe_; }
 
     State state() const noexcept { return state_; }
     const std::string& displayUrl() const noexcept { return displayUrl_; }
@@ -110,6 +123,7 @@ private:
     std::string onRefused(unsigned status) noexcept;
     void onEstablished() noexcept;
     void onStable() noexcept;
+    void onProbeTimeout() noexcept;
     void onReceive(const char* data, std::size_t length) noexcept;
     int onWriteable() noexcept;
     void onPeerClose(const unsigned char* in, std::size_t length) noexcept;
@@ -177,6 +191,11 @@ private:
     event::Timer pingTimer_;
     event::Timer livenessTimer_;
     event::Timer stableTimer_;
+    event::Timer probeTimer_;
+    std::int64_t probeStartUs_ = 0; // as lws_now_usecs()
+    std::int64_t lastPongUs_ = 0;
+    std::string probeWhy_;
+    std::string lastProbe_;
 };
 
 } // namespace wspush::connection

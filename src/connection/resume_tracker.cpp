@@ -48,48 +48,45 @@ std::optional<std::string> idText(const Json::Value* value)
 
 ResumeTracker::ResumeTracker(const config::ResumeConfig& config) : config_(config) {}
 
-std::optional<std::string> ResumeTracker::idOf(std::string_view payload) const noexcept
+ResumeTracker::Fields ResumeTracker::fieldsOf(std::string_view payload) const noexcept
 {
-    if (config_.id.empty())
-        return std::nullopt;
+    Fields fields;
+    if (!isActive())
+        return fields;
     const auto root = parse(payload);
     if (!root)
-        return std::nullopt;
+        return fields;
     try {
-        return idText(resolvePointer(*root, config_.id));
+        if (!config_.id.empty())
+            fields.id = idText(resolvePointer(*root, config_.id));
+        if (!config_.sequence.empty()) {
+            const Json::Value* sequence = resolvePointer(*root, config_.sequence);
+            if (sequence != nullptr && sequence->isInt64())
+                fields.sequence = sequence->asInt64();
+        }
     } catch (const std::exception&) {
-        return std::nullopt;
     }
+    return fields;
 }
 
 ResumeTracker::Verdict ResumeTracker::inspect(std::string_view payload, bool binary) noexcept
 {
     Verdict verdict;
-    if (binary || !isActive())
+    if (binary)
         return verdict;
-    const auto root = parse(payload);
-    if (!root)
+    Fields fields = fieldsOf(payload);
+    verdict.id = std::move(fields.id);
+    if (verdict.id && seen_.contains(*verdict.id)) {
+        verdict.duplicate = true;
         return verdict;
-    try {
-        if (!config_.id.empty())
-            verdict.id = idText(resolvePointer(*root, config_.id));
-        if (verdict.id && seen_.contains(*verdict.id)) {
-            verdict.duplicate = true;
-            return verdict;
-        }
-        if (verdict.id)
-            rememberId(*verdict.id);
-        if (config_.sequence.empty())
-            return verdict;
-        const Json::Value* sequence = resolvePointer(*root, config_.sequence);
-        if (sequence == nullptr || !sequence->isInt64())
-            return verdict;
-        const std::int64_t got = sequence->asInt64();
-        if (lastSequence_ && got != *lastSequence_ + 1)
-            verdict.gap = Gap{*lastSequence_ + 1, got};
-        lastSequence_ = got;
-    } catch (const std::exception&) {
     }
+    if (verdict.id)
+        rememberId(*verdict.id);
+    if (!fields.sequence)
+        return verdict;
+    if (lastSequence_ && *fields.sequence != *lastSequence_ + 1)
+        verdict.gap = Gap{*lastSequence_ + 1, *fields.sequence};
+    lastSequence_ = fields.sequence;
     return verdict;
 }
 

@@ -42,8 +42,13 @@ public:
     // The sequence number of the last message, kept across restarts.
     void setLastSequence(std::int64_t sequence) noexcept { lastSequence_ = sequence; }
     std::optional<std::int64_t> lastSequence() const noexcept { return lastSequence_; }
-    // The id of `payload` alone, without taking it as seen.
-    std::optional<std::string> idOf(std::string_view payload) const noexcept;
+    // The id and sequence number of `payload`, without taking them as seen.
+    struct Fields
+    {
+        std::optional<std::string> id; // as text: a string id, or an integer's digits
+        std::optional<std::int64_t> sequence;
+    };
+    Fields fieldsOf(std::string_view payload) const noexcept;
 
     void reconfigure(const config::ResumeConfig& config);
     const config::ResumeConfig& config() const noexcept { return config_; }

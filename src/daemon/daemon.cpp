@@ -45,6 +45,8 @@ Daemon::Daemon(std::string configPath, config::Config config)
       signals_(loop_, {SIGTERM, SIGINT, SIGHUP}, [this](int signal) { onSignal(signal); }),
       notifier_(loop_), store_(config_.store, loop_, records_), sinks_(createSinks(config_)),
       catchUp_(loop_.context(), [] {}), client_(loop_, *this, config_), resume_(config_.resume),
+      sleep_(loop_, [this](bool sleeping) { onSleep(sleeping); }),
+      network_(loop_, [this] { client_.onNetworkChange(); }),
       metrics_(config_.metrics, loop_, [this] { return metricsFigures(); })
 {
     useFilter(config_.filter);
@@ -84,26 +86,34 @@ constexpr const char* lastSequenceKey = "resume.last_sequence";
 
 } // namespace
 
-// The last id, the server's last sequence number and the dedup window, from the store.
+// The last id, the server's last sequence number and the dedup window, from the newest
+// records in the store: they are there even when the values saved beside them lag (a crash
+// before the next sync).
 void Daemon::restoreResumeState()
 {
-    if (const std::string lastId = store_.value(lastIdKey); !lastId.empty())
-        client_.setLastId(lastId);
+    std::string lastId = store_.value(lastIdKey);
     if (const std::string sequence = store_.value(lastSequenceKey); !sequence.empty()) {
         try {
             resume_.setLastSequence(std::stoll(sequence));
         } catch (const std::exception&) {
         }
     }
-    const std::size_t window = config_.resume.dedup;
-    if (config_.resume.id.empty() || window == 0 || store_.lastSeq() == 0)
-        return;
     const std::uint64_t last = store_.lastSeq();
-    const auto reader = store_.reader(last > window ? last - window : 0);
-    while (auto record = reader->next()) {
-        if (auto id = resume_.idOf(record->payload))
-            resume_.rememberId(std::move(*id));
+    if (resume_.isActive() && last != 0) {
+        const std::uint64_t window = std::max<std::uint64_t>(config_.resume.dedup, 1);
+        const auto reader = store_.reader(last > window ? last - window : 0);
+        while (auto record = reader->next()) {
+            auto [id, sequence] = resume_.fieldsOf(record->payload);
+            if (id) {
+                lastId = *id;
+                resume_.rememberId(std::move(*id));
+            }
+            if (sequence)
+                resume_.setLastSequence(*sequence);
+        }
     }
+    if (!lastId.empty())
+        client_.setLastId(std::move(lastId));
 }
 
 bool Daemon::inspectForResume(std::string_view payload, bool binary) noexcept
@@ -270,6 +280,8 @@ std::string Daemon::stateText() const
                            ? "connected to " + client_.displayUrl() + ", " +
                                  std::to_string(forwarded_) + " messages"
                            : std::string(stateName(client_.state())) + ": " + client_.displayUrl();
+    if (!client_.lastProbe().empty())
+        text += "; last probe: " + client_.lastProbe();
     return text + "; " + storeText();
 }
 
@@ -324,6 +336,9 @@ Json::Value Daemon::status() const
         status["connected_since"] = Json::Value();
     }
     status["reconnects"] = Json::UInt64(counters.reconnects);
+    status["probes"] = Json::UInt64(counters.probes);
+    status["probe_reconnects"] = Json::UInt64(counters.probeReconnects);
+    status["last_probe"] = client_.lastProbe();
     status["received"] = Json::UInt64(counters.received);
     status["forwarded"] = Json::UInt64(forwarded_);
     status["filtered"] = Json::UInt64(filtered_);
@@ -422,6 +437,22 @@ void Daemon::onMessage(std::string&& payload, bool binary) noexcept
     } catch (const std::bad_alloc&) {
         log::error("out of memory: a message was dropped before it got a seq");
     }
+}
+
+void Daemon::onSleep(bool sleeping) noexcept
+{
+    if (sleeping) {
+        // Nothing received so far may be lost if the machine does not come back.
+        flushSinks();
+        store_.sync();
+        return;
+    }
+    client_.probe("the machine woke up");
+}
+
+void Daemon::onProbed() noexcept
+{
+    notifier_.status(stateText());
 }
 
 void Daemon::onStopped(bool gaveUp) noexcept

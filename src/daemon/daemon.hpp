@@ -22,6 +22,8 @@
 #include "sinks/sink_host.hpp"
 #include "store/store.hpp"
 #include "systemd/notifier.hpp"
+#include "watch/network_watcher.hpp"
+#include "watch/sleep_watcher.hpp"
 
 namespace wspush::daemon {
 
@@ -58,6 +60,8 @@ private:
     {
         metrics_.observeRoundTrip(roundTrip);
     }
+    void onProbed() noexcept override;
+    void onSleep(bool sleeping) noexcept;
 
     Json::Value status() const override;
     store::Store& store() override { return store_; }
@@ -96,6 +100,8 @@ private:
     std::optional<std::int64_t> unstoredSequence_;
     std::uint64_t duplicates_ = 0;
     std::uint64_t upstreamGaps_ = 0;
+    watch::SleepWatcher sleep_;
+    watch::NetworkWatcher network_;
     std::uint64_t filtered_ = 0;
     std::uint64_t invalidUtf8_ = 0;
     bool stopping_ = false;

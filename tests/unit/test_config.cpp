@@ -479,6 +479,15 @@ TEST_CASE("a default never makes a key the user wrote invalid")
           "timeout would drop healthy links");
 }
 
+TEST_CASE("heartbeat.probe_timeout")
+{
+    CHECK(parseWith("").heartbeat.probeTimeout == 2s);
+    CHECK(parseWith("heartbeat: {probe_timeout: 500ms}\n").heartbeat.probeTimeout == 500ms);
+    CHECK(parseWith("heartbeat: {probe_timeout: 0s}\n").heartbeat.probeTimeout == 0s);
+    CHECK(errorWith("heartbeat:\n  probe_timeout: soon\n") ==
+          "test.yaml:4:18: heartbeat.probe_timeout: expected a duration such as 30s, got 'soon'");
+}
+
 TEST_CASE("resume settings")
 {
     const auto resume = parseWith("resume:\n  id: /meta/id\n  initial: '0'\n"
@@ -740,4 +749,10 @@ TEST_CASE("metrics: unknown keys, wrong types and bad values are PATH:LINE:COLUM
           "test.yaml:4:13: metrics.interval: expected a duration such as 30s, got '15'");
     CHECK(errorWith("metrics:\n  interval: 10ms\n") ==
           "test.yaml:4:13: metrics.interval: must be at least 100ms, got '10ms'");
+}
+
+TEST_CASE("metrics: the shipped example config shows the defaults")
+{
+    setenv("USER_ID", "1001", 1);
+    CHECK(loadConfigFile(exampleConfig()).metrics == MetricsConfig{});
 }

@@ -342,7 +342,7 @@ TEST_CASE("resume: ids as strings or integers, duplicates within the window drop
     CHECK_FALSE(tracker.inspect("not json", false).id);
     CHECK_FALSE(tracker.inspect(R"({"id":1.5})", false).id);
     CHECK_FALSE(tracker.inspect(R"({"id":"a"})", true).duplicate); // binary frames
-    CHECK(tracker.idOf(R"({"id":"z"})") == "z");
+    CHECK(tracker.fieldsOf(R"({"id":"z"})").id == "z");
 }
 
 TEST_CASE("resume: a jump or a restart of the server's sequence is a gap")
