@@ -658,6 +658,7 @@ run_checks() {
     check_journal_sink
     check_reload
     check_sandbox
+    check_metrics
     check_template_instance
     check_watchdog_healthy
     check_watchdog_restart
@@ -668,4 +669,63 @@ run_checks() {
         check_remove_stops_instances
         check_purge
     fi
+}
+
+# Metrics (issue 16): the running service, sandbox and all, serves GET /metrics on a
+# loopback port (a TCP listener needs no drop-in: the unit allows AF_INET/AF_INET6 for the
+# connection already) and writes its textfile in its StateDirectory. The scrape agrees with
+# the status, the process_* figures are read under ProcSubset=pid, and promtool (when the
+# host has it) finds nothing wrong. The config is put back afterwards; no record is pushed.
+check_metrics() {
+    local port textfile=/var/lib/wspushd/wspushd.prom why
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    write_config "metrics:
+  listen: 127.0.0.1:$port
+  textfile: $textfile
+  interval: 1s"
+    journal_mark
+    in_container -t 30 systemctl reload "$unit" >/dev/null 2>&1 || true
+    if ! wait_until 10 journal_shows "metrics: serving GET /metrics on 127.0.0.1:$port"; then
+        fail metrics "no \"serving GET /metrics on 127.0.0.1:$port\" in the journal: $(
+            journal_since | tail -n 3 | paste -sd'|')"
+    elif ! why=$(python3 - "$port" "$(status_json 2>&1)" "$(command -v promtool || true)" <<'PY'
+import json, re, subprocess, sys, urllib.request
+port, status, promtool = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+    text = answer.read().decode()
+samples = {}
+for line in text.splitlines():
+    if line and not line.startswith("#"):
+        name, value = line.rsplit(" ", 1)
+        samples[name] = float(value)
+def check(name, expected):
+    if samples.get(name) != expected:
+        sys.exit(f"{name} is {samples.get(name)}, the status says {expected}")
+check("wspushd_messages_forwarded_total", status["forwarded"])
+check("wspushd_store_last_seq", status["last_seq"])
+check(f'wspushd_link_up{{server="{status["server"]}"}}', 1)
+for name in ("process_resident_memory_bytes", "process_open_fds", "process_start_time_seconds"):
+    if not samples.get(name, 0) > 0:
+        sys.exit(f"{name} is {samples.get(name)} under the unit's sandbox")
+if promtool:
+    check_run = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
+                               capture_output=True)
+    report = (check_run.stdout + check_run.stderr).decode().strip()
+    if check_run.returncode != 0 or report:
+        sys.exit(f"promtool: {report}")
+print(f"{len(samples)} samples, forwarded {status['forwarded']}"
+      + (", promtool clean" if promtool else ", no promtool on the host"))
+PY
+    ); then
+        fail metrics "$why"
+    elif ! wait_until 10 in_container grep -q '^wspushd_messages_forwarded_total ' "$textfile"; then
+        fail metrics "$textfile was not written"
+    else
+        echo "  $why"
+        pass metrics
+    fi
+    write_config
+    journal_mark
+    in_container -t 30 systemctl reload "$unit" >/dev/null 2>&1 || true
+    wait_until 10 journal_shows reloaded || true
 }
