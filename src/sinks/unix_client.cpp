@@ -234,7 +234,10 @@ bool UnixClient::flush(std::uint64_t delivered) noexcept
         const Written result = write(budget);
         if (result == Written::Failed)
             return false;
-        if (result != Written::All || !reader_ || closing_ || holding_)
+        // A client cut off keeps its socket until its error line is out, or its grace ends.
+        if (result != Written::All)
+            return true;
+        if (!reader_ || closing_ || holding_)
             return !closing_;
     }
 }

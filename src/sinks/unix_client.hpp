@@ -42,7 +42,7 @@ public:
     void pushEvent(std::string line) noexcept;
     // Writes what the socket takes, in as few writev() calls as it takes, and while
     // catching up reads more from the store, up to `delivered` (the last seq the sink was
-    // given). False when the client is gone or must be cut off now.
+    // given). False when the client is gone, or was cut off and its last line is out.
     bool flush(std::uint64_t delivered) noexcept;
     // Queues an `error` line with `why` (and `reason`, a word for programs, if given) and
     // closes the connection once it is written (or after a short grace).
