@@ -20,14 +20,28 @@ SinkFeed::SinkFeed(store::Store& store, std::unique_ptr<sinks::Sink> owned)
 {
     const sinks::Sink& sink = *sink_;
     std::uint64_t after = store.lastSeq();
-    if (const auto cursor = sink.keepsCursor() ? store.cursor(cursorName_) : std::nullopt) {
+    const auto cursor = sink.keepsCursor() ? store.cursor(cursorName_) : std::nullopt;
+    if (cursor) {
         after = *cursor;
+        // The sink holds records the store lost (written to the sink while the store could
+        // not write them, before a crash): their seqs are not issued again.
+        if (sink.holdsUpTo() > store.lastSeq()) {
+            log::warning(sink.name() + " holds records up to " + std::to_string(sink.holdsUpTo()) +
+                         ", the store only up to " + std::to_string(store.lastSeq()) +
+                         "; going on after " + std::to_string(sink.holdsUpTo()));
+            store.skipTo(sink.holdsUpTo() + 1);
+        }
         // What the sink already holds from before a crash is not given to it again.
         if (sink.holdsUpTo() > after && sink.holdsUpTo() <= store.lastSeq())
             after = sink.holdsUpTo();
         if (after < store.lastSeq())
             log::notice(sink.name() + ": catching up from record " + std::to_string(after + 1) +
                         " to " + std::to_string(store.lastSeq()));
+    } else if (sink.keepsCursor()) {
+        // A new sink starts at the next record, and its cursor is on disk before it gets
+        // one: after a crash it goes on from there, not from the newest record then.
+        store.setCursor(cursorName_, after);
+        store.sync();
     }
     reader_ = store.reader(after);
 }

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "sinks/file_sink.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
 #include <stdexcept>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +20,27 @@ namespace {
 constexpr auto retryInterval = std::chrono::seconds(1);
 // Bounds one write() so a large backlog does not hold the loop for long.
 constexpr std::size_t maxWriteSize = std::size_t{1024} * 1024;
+
+// Where the line holding the byte before `end` starts: just after the last newline before
+// `end`, or 0. Reads backwards a chunk at a time, so a line of any length is found.
+// nullopt when the file cannot be read.
+std::optional<std::uint64_t> lineStartBefore(int fd, std::uint64_t end)
+{
+    constexpr std::uint64_t chunk = 64 * 1024;
+    std::string buffer;
+    while (end > 0) {
+        const std::uint64_t start = end > chunk ? end - chunk : 0;
+        buffer.resize(end - start);
+        if (pread(fd, buffer.data(), buffer.size(), static_cast<off_t>(start)) !=
+            static_cast<ssize_t>(buffer.size()))
+            return std::nullopt;
+        const auto newline = buffer.rfind('\n');
+        if (newline != std::string::npos)
+            return start + newline + 1;
+        end = start;
+    }
+    return 0;
+}
 
 } // namespace
 
@@ -36,36 +59,38 @@ FileSink::FileSink(const config::FileSinkConfig& config, event::EventLoop& loop)
 // behind the last line written: the half line goes, and holdsUpTo() tells where to go on.
 void FileSink::readLastLine() noexcept
 {
-    constexpr std::size_t tailBytes = 64 * 1024;
     const system::UniqueFd fd(::open(config_.path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.isValid() || size_ == 0)
         return;
-    const std::uint64_t start = size_ > tailBytes ? size_ - tailBytes : 0;
-    std::string tail(size_ - start, '\0');
-    const ssize_t got = pread(fd.get(), tail.data(), tail.size(), static_cast<off_t>(start));
-    if (got != static_cast<ssize_t>(tail.size()))
-        return;
-    const auto lastNewline = tail.rfind('\n');
-    const std::uint64_t complete =
-        lastNewline == std::string::npos ? start : start + lastNewline + 1;
-    if (complete != size_ && (lastNewline != std::string::npos || start == 0)) {
-        log::warning(name_ + ": cut " + std::to_string(size_ - complete) +
-                     " bytes of an unfinished line off the end");
-        if (ftruncate(fd_.get(), static_cast<off_t>(complete)) == 0)
-            size_ = complete;
+    try {
+        const auto complete = lineStartBefore(fd.get(), size_);
+        if (!complete)
+            return;
+        if (*complete != size_) {
+            log::warning(name_ + ": cut " + std::to_string(size_ - *complete) +
+                         " bytes of an unfinished line off the end");
+            if (ftruncate(fd_.get(), static_cast<off_t>(*complete)) == 0)
+                size_ = *complete;
+        }
+        if (*complete == 0)
+            return;
+        const auto lineStart = lineStartBefore(fd.get(), *complete - 1);
+        if (!lineStart)
+            return;
+        constexpr std::string_view prefix = "{\"seq\":";
+        char head[prefix.size() + 20];
+        const ssize_t got =
+            pread(fd.get(), head, std::min<std::uint64_t>(sizeof head, *complete - *lineStart),
+                  static_cast<off_t>(*lineStart));
+        const std::string_view line(head, static_cast<std::size_t>(std::max<ssize_t>(got, 0)));
+        if (!line.starts_with(prefix))
+            return;
+        std::uint64_t seq = 0;
+        if (std::from_chars(line.data() + prefix.size(), line.data() + line.size(), seq).ec ==
+            std::errc())
+            holdsUpTo_ = seq;
+    } catch (const std::bad_alloc&) {
     }
-    if (lastNewline == std::string::npos)
-        return;
-    const auto lineStart = tail.rfind('\n', lastNewline == 0 ? 0 : lastNewline - 1);
-    const std::string_view line = std::string_view(tail).substr(
-        lineStart == std::string::npos || lastNewline == 0 ? 0 : lineStart + 1);
-    constexpr std::string_view prefix = "{\"seq\":";
-    if (!line.starts_with(prefix))
-        return;
-    std::uint64_t seq = 0;
-    const char* digits = line.data() + prefix.size();
-    if (std::from_chars(digits, line.data() + line.size(), seq).ec == std::errc())
-        holdsUpTo_ = seq;
 }
 
 bool FileSink::wantsMore() const noexcept

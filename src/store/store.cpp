@@ -374,6 +374,14 @@ void Store::append(std::shared_ptr<const record::Record> record) noexcept
     }
 }
 
+void Store::skipTo(std::uint64_t next) noexcept
+{
+    // Records in memory are consecutive: a jump can only come before the first.
+    if (next <= nextSeq_ || !memory_.empty())
+        return;
+    nextSeq_ = next;
+}
+
 void Store::startSegment(std::uint64_t firstSeq) noexcept
 {
     const std::string name = segmentFileName(firstSeq);

@@ -49,6 +49,9 @@ public:
     // Takes a record whose seq is nextSeq(); it is written at the next commit(), and
     // readers see it from then on.
     void append(std::shared_ptr<const record::Record> record) noexcept;
+    // Issues no seq below `next` from now on: a sink holds records up to next - 1 that the
+    // store lost. Only at start, before the first append().
+    void skipTo(std::uint64_t next) noexcept;
     // Writes what append() took since the last commit, then syncs with sync: always.
     void commit() noexcept;
     // Syncs the data and saves the cursors now (stop, sleep).

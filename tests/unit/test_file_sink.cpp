@@ -173,6 +173,33 @@ TEST_CASE("a restarted file sink cuts a torn last line and says which seq it hol
     CHECK(slurp(config.path) == sound);
 }
 
+TEST_CASE("lines longer than a read: the torn one is cut whole, the last seq still found")
+{
+    TempDir dir;
+    event::EventLoop loop;
+    config::FileSinkConfig config;
+    config.path = dir.path / "messages.jsonl";
+    const std::string big(200 * 1024, 'x');
+    const std::string sound = lineFor(7, big) + lineFor(8, big);
+    std::ofstream(config.path) << sound << lineFor(9, big).substr(0, 150 * 1024);
+    {
+        const sinks::FileSink sink(config, loop);
+        CHECK(sink.holdsUpTo() == 8);
+        CHECK(slurp(config.path) == sound);
+    }
+    // A file of one torn line is cut to nothing; one of one whole line is kept.
+    std::ofstream(config.path) << lineFor(1, big).substr(0, 100 * 1024);
+    {
+        const sinks::FileSink sink(config, loop);
+        CHECK(sink.holdsUpTo() == 0);
+        CHECK(slurp(config.path).empty());
+    }
+    std::ofstream(config.path) << lineFor(3, big);
+    const sinks::FileSink sink(config, loop);
+    CHECK(sink.holdsUpTo() == 3);
+    CHECK(slurp(config.path) == lineFor(3, big));
+}
+
 TEST_CASE("reopen follows a file moved away by logrotate")
 {
     TempDir dir;

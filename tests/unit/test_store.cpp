@@ -525,6 +525,35 @@ TEST_CASE("a seq is not issued twice even when the segments holding it are gone"
     CHECK(seqsOf(readAll(opened.store, 0)) == range(51, 51));
 }
 
+TEST_CASE("skipTo: seqs a sink holds and the store lost are not issued again")
+{
+    TempDir dir;
+    const auto config = diskConfig(dir.path / "store");
+    {
+        Opened opened(config);
+        fill(opened.store, 10, 100);
+    }
+    {
+        Opened opened(config);
+        opened.store.skipTo(5); // below: nothing changes
+        CHECK(opened.store.nextSeq() == 11);
+        opened.store.skipTo(21);
+        CHECK(opened.store.nextSeq() == 21);
+        fill(opened.store, 3, 100);
+        // Once records are in memory, it takes no jump: memory holds consecutive seqs.
+        opened.store.skipTo(100);
+        CHECK(opened.store.nextSeq() == 24);
+        auto records = readAll(opened.store, 0);
+        CHECK(seqsOf(records) ==
+              std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 21, 22, 23});
+        checkRecords(records, 100);
+        CHECK(seqsOf(readAll(opened.store, 12)) == range(21, 23));
+    }
+    Opened opened(config);
+    CHECK(opened.store.nextSeq() == 24);
+    CHECK(seqsOf(readAll(opened.store, 10)) == range(21, 23));
+}
+
 TEST_CASE("the lock refuses a second store on the same directory")
 {
     TempDir dir;
