@@ -135,6 +135,16 @@ std::optional<std::string> withoutChecksum(const std::string& file)
     return content;
 }
 
+// A name for a damaged segment's copy that no earlier one has: NAME.seg.damaged, then
+// NAME.seg.2.damaged and so on.
+std::string asideName(const std::string& path)
+{
+    std::string aside = path + setAsideSuffix;
+    for (unsigned n = 2; access(aside.c_str(), F_OK) == 0; ++n)
+        aside = path + "." + std::to_string(n) + setAsideSuffix;
+    return aside;
+}
+
 } // namespace
 
 Store::Store(const config::StoreConfig& config, event::EventLoop& loop, record::RecordPool& pool)
@@ -205,7 +215,17 @@ void Store::recoverSegments()
     for (std::size_t i = 0; i < found.size(); ++i) {
         const std::string path = config_.path + "/" + found[i].second;
         const bool newest = i + 1 == found.size();
-        SegmentScan scan = scanSegment(path, last);
+        SegmentScan scan;
+        try {
+            scan = scanSegment(path, last);
+        } catch (const std::exception& error) {
+            // Unreadable (EIO, not a file): out of the log, the daemon goes on without it.
+            const std::string aside = asideName(path);
+            const bool moved = rename(path.c_str(), aside.c_str()) == 0;
+            findings_.push_back(std::string(error.what()) + ": " +
+                                (moved ? "set aside as " + aside : "left out of the log"));
+            continue;
+        }
         SegmentInfo info = scan.info;
         if (scan.damagedBytes != 0 && newest && !scan.damagedInside) {
             if (truncate(path.c_str(), static_cast<off_t>(scan.soundEnd)) != 0)
@@ -214,32 +234,37 @@ void Store::recoverSegments()
                                 path);
             info.bytes = scan.soundEnd;
         } else if (scan.damagedBytes != 0) {
-            const std::string aside = path + setAsideSuffix;
-            if (rename(path.c_str(), aside.c_str()) != 0)
-                throw system::errnoError(errno, "store: cannot set " + path + " aside");
             std::string sound;
             {
-                const system::UniqueFd in(::open(aside.c_str(), O_RDONLY | O_CLOEXEC));
+                const system::UniqueFd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
                 for (const auto& [from, to] : scan.sound) {
                     std::string span(to - from, '\0');
                     if (!in.isValid() ||
                         pread(in.get(), span.data(), span.size(), static_cast<off_t>(from)) !=
                             static_cast<ssize_t>(span.size()))
-                        throw system::errnoError(errno, "store: cannot read " + aside);
+                        throw system::errnoError(errno, "store: cannot read " + path);
                     sound += span;
                 }
             }
+            // First a second name for the damaged file, then its sound records in its place:
+            // a crash at any step leaves them in the log (the damaged file is set aside again
+            // at the next start) and the damaged file kept.
+            const std::string aside = asideName(path);
+            if (link(path.c_str(), aside.c_str()) != 0 && rename(path.c_str(), aside.c_str()) != 0)
+                throw system::errnoError(errno, "store: cannot set " + path + " aside");
             findings_.push_back(path + " was damaged (" + sizeText(scan.damagedBytes) + " in " +
                                 std::to_string(scan.damagedSpans) + " place(s)): set aside as " +
                                 aside + ", " + std::to_string(scan.records) +
                                 " sound record(s) kept");
-            if (scan.records == 0)
-                continue;
-            info.path = config_.path + "/" + segmentFileName(info.first);
-            if (const int error =
-                    replaceFile(directory_.get(), segmentFileName(info.first).c_str(), sound, true))
-                throw system::errnoError(error, "store: cannot write " + info.path);
-            info.bytes = sound.size();
+            if (scan.records != 0) {
+                const std::string name = segmentFileName(info.first);
+                info.path = config_.path + "/" + name;
+                if (const int error = replaceFile(directory_.get(), name.c_str(), sound, true))
+                    throw system::errnoError(error, "store: cannot write " + info.path);
+                info.bytes = sound.size();
+            }
+            if (info.path != path)
+                unlink(path.c_str());
         }
         if (scan.records == 0) {
             unlink(path.c_str());

@@ -34,7 +34,14 @@ bool verifyStore(const std::string& path, std::FILE* out)
     std::uint64_t last = 0;
     std::uint64_t records = 0;
     for (const auto& [first, name] : segments) {
-        const SegmentScan scan = scanSegment(path + "/" + name, last);
+        SegmentScan scan;
+        try {
+            scan = scanSegment(path + "/" + name, last);
+        } catch (const std::exception& error) {
+            std::fprintf(out, "%s: DAMAGED, unreadable: %s\n", name.c_str(), error.what());
+            sound = false;
+            continue;
+        }
         records += scan.records;
         if (scan.records == 0)
             std::fprintf(out, "%s: no records, %llu bytes", name.c_str(),

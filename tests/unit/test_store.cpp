@@ -740,6 +740,67 @@ TEST_CASE("random bit flips in a middle segment: it is set aside, every sound re
     }
 }
 
+TEST_CASE("a segment damaged again keeps both copies set aside")
+{
+    TempDir dir;
+    const fs::path path = dir.path / "store";
+    {
+        Opened opened(diskConfig(path));
+        fill(opened.store, 1500, 300);
+    }
+    const fs::path middle = segmentFiles(path)[1];
+    const auto spans = recordSpans(slurp(middle));
+    // Flips a bit in the middle segment's third record.
+    const auto damage = [&] {
+        std::string bytes = slurp(middle);
+        bytes[spans[2].offset + 40] = static_cast<char>(bytes[spans[2].offset + 40] ^ 4);
+        spit(middle, bytes);
+        return bytes;
+    };
+    const std::string first = damage();
+    {
+        Opened opened(diskConfig(path));
+        CHECK(anyContains(opened.store.startupFindings(),
+                          "set aside as " + middle.string() + ".damaged,"));
+    }
+    // The same again (as after a crash between setting it aside and rewriting it).
+    const std::string second = damage();
+    Opened opened(diskConfig(path));
+    CHECK(anyContains(opened.store.startupFindings(),
+                      "set aside as " + middle.string() + ".2.damaged,"));
+    CHECK(slurp(middle.string() + ".damaged") == first);
+    CHECK(slurp(middle.string() + ".2.damaged") == second);
+    const auto records = readAll(opened.store, 0);
+    CHECK(records.size() == 1498);
+    CHECK(records.back().seq == 1500);
+    const auto [sound, report] = verify(path);
+    CHECK_FALSE(sound);
+    CHECK(report.find(middle.filename().string() + ".2.damaged: DAMAGED, set aside") !=
+          std::string::npos);
+}
+
+TEST_CASE("a segment that cannot be read is set aside; the store opens all the same")
+{
+    TempDir dir;
+    const fs::path path = dir.path / "store";
+    {
+        Opened opened(diskConfig(path));
+        fill(opened.store, 1500, 300);
+    }
+    // A directory among the segments, named like one: it opens, but does not map.
+    const fs::path odd = path / store::segmentFileName(1000);
+    fs::create_directory(odd);
+    const auto [sound, report] = verify(path);
+    CHECK_FALSE(sound);
+    CHECK(report.find(odd.filename().string() + ": DAMAGED, unreadable: ") != std::string::npos);
+
+    Opened opened(diskConfig(path));
+    CHECK(anyContains(opened.store.startupFindings(), "set aside as " + odd.string()));
+    CHECK(fs::is_directory(odd.string() + ".damaged"));
+    CHECK(opened.store.nextSeq() == 1501);
+    CHECK(readAll(opened.store, 0).size() == 1500);
+}
+
 TEST_CASE("a deleted middle segment is a gap, reported; the rest is read")
 {
     TempDir dir;
