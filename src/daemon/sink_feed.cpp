@@ -31,9 +31,16 @@ SinkFeed::SinkFeed(store::Store& store, std::unique_ptr<sinks::Sink> owned)
                          "; going on after " + std::to_string(sink.holdsUpTo()));
             store.skipTo(sink.holdsUpTo() + 1);
         }
-        // What the sink already holds from before a crash is not given to it again.
-        if (sink.holdsUpTo() > after && sink.holdsUpTo() <= store.lastSeq())
+        // Where the sink's own output ends says more than its cursor, which is behind it
+        // when saved before a crash, and ahead of it when the sink's file lost its tail
+        // (not on disk yet at a power loss): nothing twice, no hole.
+        if (sink.holdsUpTo() != 0 && sink.holdsUpTo() <= store.lastSeq()) {
+            if (sink.holdsUpTo() < after)
+                log::warning(sink.name() + " holds records only up to " +
+                             std::to_string(sink.holdsUpTo()) + ", its cursor is at " +
+                             std::to_string(after) + ": they come again");
             after = sink.holdsUpTo();
+        }
         if (after < store.lastSeq())
             log::notice(sink.name() + ": catching up from record " + std::to_string(after + 1) +
                         " to " + std::to_string(store.lastSeq()));

@@ -149,6 +149,24 @@ class Restart(StoreTestCase):
         self.assert_stored(records)
 
 
+    def test_a_file_sink_that_lost_its_tail_gets_it_again(self):
+        server = self.server()
+        self.fill(server, 100)
+        # Its last lines were not on disk at a power loss: 90 whole lines and half a line.
+        with open(self.sink, "rb") as sink:
+            lines = sink.read().splitlines(keepends=True)
+        with open(self.sink, "wb") as sink:
+            sink.write(b"".join(lines[:90]) + lines[90][:30])
+        daemon = self.start(server, self.config(server))
+        daemon.log.wait_for_text(f"file {self.sink}: cut 30 bytes of an unfinished line")
+        daemon.log.wait_for_text(f"file {self.sink} holds records only up to 90, its cursor is "
+                                 "at 100: they come again")
+        self.push(server, 10)
+        records = harness.wait_records(self.sink, 110)
+        self.assertEqual(seqs(records), list(range(1, 111)))
+        self.assertEqual(daemon.stop(), 0)
+
+
 class VerifyStore(StoreTestCase):
     def verify(self, config_text):
         with open(self.config_path, "w") as config:
