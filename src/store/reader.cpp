@@ -59,7 +59,7 @@ std::shared_ptr<const record::Record> Reader::nextFromDisk(std::uint64_t wanted)
     for (;;) {
         StoredRecord stored;
         const std::string_view bytes = std::string_view(buffer_).substr(bufferOffset_);
-        const ParseResult result = parseStored(bytes, stored);
+        const ParseResult result = parseChecked(bytes, stored);
         if (result == ParseResult::Complete) {
             bufferOffset_ += stored.size;
             if (stored.seq < wanted)

@@ -62,8 +62,10 @@ StoredHeader storedHeader(const char* at) noexcept
             headerSize + get<std::uint32_t>(at)};
 }
 
-ParseResult parseStored(std::string_view bytes, StoredRecord& out, std::uint64_t afterSeq,
-                        std::uint64_t reach) noexcept
+namespace {
+
+ParseResult parse(std::string_view bytes, StoredRecord& out, std::uint64_t afterSeq,
+                  std::uint64_t reach, bool verify) noexcept
 {
     if (bytes.size() < headerSize)
         return ParseResult::Incomplete;
@@ -75,7 +77,8 @@ ParseResult parseStored(std::string_view bytes, StoredRecord& out, std::uint64_t
         return ParseResult::Damaged;
     if (bytes.size() < headerSize + length)
         return ParseResult::Incomplete;
-    if (get<std::uint32_t>(bytes.data() + 4) != checksum(bytes.data() + 8, headerSize - 8 + length))
+    if (verify &&
+        get<std::uint32_t>(bytes.data() + 4) != checksum(bytes.data() + 8, headerSize - 8 + length))
         return ParseResult::Damaged;
     out.seq = seq;
     out.receivedUs = get<std::int64_t>(bytes.data() + 16);
@@ -83,6 +86,19 @@ ParseResult parseStored(std::string_view bytes, StoredRecord& out, std::uint64_t
     out.payload = bytes.substr(headerSize, length);
     out.size = headerSize + length;
     return ParseResult::Complete;
+}
+
+} // namespace
+
+ParseResult parseStored(std::string_view bytes, StoredRecord& out, std::uint64_t afterSeq,
+                        std::uint64_t reach) noexcept
+{
+    return parse(bytes, out, afterSeq, reach, true);
+}
+
+ParseResult parseChecked(std::string_view bytes, StoredRecord& out) noexcept
+{
+    return parse(bytes, out, 0, UINT64_MAX, false);
 }
 
 } // namespace wspush::store
