@@ -50,33 +50,48 @@ def measure(tools, server, daemon, socket_path, rate, count):
             "cpu_share": used / (count / rate)}
 
 
-def run(tools, workdir, plan, runs):
+def run(tools, workdir, plan, runs, store=None):
     """`plan`: {rate: seconds}. Returns {rate: median figures}, the baseline's under
-    "baseline"."""
-    server = daemon = baseline_server = None
+    "baseline", and with `store` (the store section's keys) a daemon with a store on disk
+    measured in turn with the others, under "store"."""
+    servers, daemons = [], []
     try:
         baseline_server, baseline_port = start_server(tools, workdir, "latency-baseline-server")
-        server, port = start_server(tools, workdir, "latency-server")
-        socket_path = workdir.file("latency.sock")
-        config = daemon_config(f"ws://127.0.0.1:{port}/websocket/latency",
-                               workdir.file("latency.jsonl"), socket_path)
-        daemon = start_daemon(tools, workdir, "latency-wspushd", server, config)
-        wait_for_path(socket_path, daemon)
-        results = {rate: [] for rate in plan}
+        servers.append(baseline_server)
+        pipelines = {}
+        for label, settings in (("wspushd", None), ("store", store)):
+            if label == "store" and not store:
+                continue
+            server, port = start_server(tools, workdir, f"latency-{label}-server")
+            servers.append(server)
+            socket_path = workdir.file(f"latency-{label}.sock")
+            config = daemon_config(f"ws://127.0.0.1:{port}/websocket/latency",
+                                   workdir.file(f"latency-{label}.jsonl"), socket_path,
+                                   store=settings and dict(settings,
+                                                           path=workdir.file("latency-store")))
+            daemon = start_daemon(tools, workdir, f"latency-{label}", server, config)
+            daemons.append(daemon)
+            wait_for_path(socket_path, daemon)
+            pipelines[label] = (server, daemon, socket_path)
+        results = {(label, rate): [] for label in pipelines for rate in plan}
         baselines = {rate: [] for rate in plan}
         for _ in range(runs):
             for rate, seconds in plan.items():
                 count = int(rate * seconds)
                 baselines[rate].append(measure_baseline(tools, baseline_server, baseline_port,
                                                         rate, count))
-                results[rate].append(measure(tools, server, daemon, socket_path, rate, count))
+                for label, (server, daemon, socket_path) in pipelines.items():
+                    results[(label, rate)].append(measure(tools, server, daemon, socket_path,
+                                                          rate, count))
         figures = {}
         for rate in plan:
-            figures[rate] = medians(results[rate])
+            figures[rate] = medians(results[("wspushd", rate)])
             figures[rate]["baseline"] = medians(baselines[rate])
+            if "store" in pipelines:
+                figures[rate]["store"] = medians(results[("store", rate)])
         return figures
     finally:
-        stop_all([daemon, server, baseline_server])
+        stop_all(daemons + servers)
 
 
 def medians(runs):

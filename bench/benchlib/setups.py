@@ -66,12 +66,14 @@ def start_server(tools, workdir, name, port=0, tls=None, extra=()):
 
 
 def daemon_config(url, file_path=None, socket_path=None, heartbeat=None, reconnect=None,
-                  ca_file=None):
-    """wspushd's YAML: the two protocol replies dropped, the sinks asked for."""
+                  ca_file=None, store=None):
+    """wspushd's YAML: the two protocol replies dropped, the sinks asked for. `store`: the
+    store section's keys (none: the store in memory)."""
     lines = ["server:", f"  url: {url}"]
     if ca_file:
         lines += ["  tls:", f"    ca_file: {json.dumps(ca_file)}"]
-    for section, values in (("heartbeat", heartbeat), ("reconnect", reconnect)):
+    for section, values in (("heartbeat", heartbeat), ("reconnect", reconnect),
+                            ("store", store)):
         if values:
             lines.append(f"{section}:")
             lines += [f"  {key}: {value}" for key, value in values.items()]

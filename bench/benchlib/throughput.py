@@ -48,9 +48,9 @@ class Ceiling:
 class Pipeline:
     """wspushd or the Python peer: a file sink and one Unix-socket reader."""
 
-    def __init__(self, tools, workdir, size, kind, tls=None):
+    def __init__(self, tools, workdir, size, kind, tls=None, store=None):
         self.tools, self.size, self.kind = tools, size, kind
-        self.label = kind + ("-tls" if tls else "")
+        self.label = kind + ("-tls" if tls else "") + ("-store" if store else "")
         name = f"{self.label}-{size}"
         self.file_path = workdir.file(name + ".jsonl")
         self.socket_path = workdir.file(name + ".sock")
@@ -60,7 +60,8 @@ class Pipeline:
         try:
             if kind == "wspushd":
                 config = daemon_config(url, self.file_path, self.socket_path,
-                                       ca_file=tls.ca_cert if tls else None)
+                                       ca_file=tls.ca_cert if tls else None,
+                                       store=store and dict(store, path=workdir.file(name)))
                 self.process = start_daemon(tools, workdir, name, self.server, config)
             else:
                 self.process = start_peer(workdir, name, self.server, url, self.file_path,
@@ -156,14 +157,18 @@ def next_count(count, rate, seconds, first):
     return int(min(max(rate * seconds, first / 10), first * 10))
 
 
-def run_group(tools, workdir, size, counts, runs, seconds=None, tls=None, peer=True):
+def run_group(tools, workdir, size, counts, runs, seconds=None, tls=None, peer=True,
+              store=None):
     """One message size: every setup, `runs` times round. `counts`: each setup's messages in
     its first run; with `seconds` ({label: seconds}), later runs take about that long.
+    `store`: also wspushd with a store on disk with these settings ("wspushd-store").
     Returns {label: figures}, each with the medians, peak_rss_kib and the counts used."""
     setups = []
     try:
         setups.append(Ceiling(tools, workdir, size))
         setups.append(Pipeline(tools, workdir, size, "wspushd"))
+        if store:
+            setups.append(Pipeline(tools, workdir, size, "wspushd", store=store))
         if tls:
             setups.append(Pipeline(tools, workdir, size, "wspushd", tls=tls))
         if peer:
