@@ -61,10 +61,20 @@ void printStatus(const Json::Value& status)
         {"filtered", "filtered"},
         {"oversized", "oversized"},
         {"last seq", "last_seq"},
+        {"duplicates", "duplicates"},
+        {"upstream gaps", "upstream_gaps"},
+        {"last id", "last_id"},
+        {"probes", "probes"},
+        {"probe reconnects", "probe_reconnects"},
+        {"last probe", "last_probe"},
         {"subscribers", "subscribers"},
     };
-    for (const auto& [label, key] : rows)
+    for (const auto& [label, key] : rows) {
+        // Fields of features not in use (resume, probes) say nothing.
+        if (status[key].isString() && status[key].asString().empty())
+            continue;
         printField(label, fieldText(status[key]));
+    }
     if (status["store"].isObject()) {
         std::printf("\n");
         printStore(status["store"]);
