@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <unistd.h>
 
+#include "system/read_all.hpp"
 #include "system/unique_fd.hpp"
 
 namespace wspush::connection {
@@ -40,19 +41,11 @@ std::string readFile(const std::string& path)
     const system::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.isValid())
         throw std::runtime_error("token file " + path + ": cannot open: " + std::strerror(errno));
-    std::string content;
-    char buffer[4096];
-    for (;;) {
-        const ssize_t got = ::read(fd.get(), buffer, sizeof buffer);
-        if (got == 0)
-            return content;
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            throw std::runtime_error("token file " + path +
-                                     ": cannot read: " + std::strerror(errno));
-        }
-        content.append(buffer, static_cast<std::size_t>(got));
+    try {
+        return system::readAll(fd.get(), path);
+    } catch (const std::system_error& error) {
+        throw std::runtime_error("token file " + path + ": cannot read: " +
+                                 error.code().message());
     }
 }
 

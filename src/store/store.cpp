@@ -21,6 +21,7 @@
 #include "store/reader.hpp"
 #include "system/errno_error.hpp"
 #include "system/log.hpp"
+#include "system/read_all.hpp"
 
 namespace wspush::store {
 
@@ -63,19 +64,7 @@ std::optional<std::string> readSmallFile(int directory, const char* name)
             return std::nullopt;
         throw system::errnoError(errno, std::string("cannot open ") + name);
     }
-    std::string content;
-    char buffer[4096];
-    for (;;) {
-        const ssize_t got = ::read(fd.get(), buffer, sizeof buffer);
-        if (got == 0)
-            return content;
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            throw system::errnoError(errno, std::string("cannot read ") + name);
-        }
-        content.append(buffer, static_cast<std::size_t>(got));
-    }
+    return system::readAll(fd.get(), name);
 }
 
 bool writeAll(int fd, std::string_view bytes) noexcept
