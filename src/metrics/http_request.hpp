@@ -14,7 +14,7 @@ class RequestReader
 {
 public:
     // A request line and the headers a scraper sends fit many times over.
-    static constexpr std::size_t maxHeadBytes = 8 * 1024;
+    static constexpr std::size_t maxHeadBytes = std::size_t{8} * 1024;
 
     enum class Verdict
     {
