@@ -12,6 +12,7 @@ unit=wspushd.service
 config=/etc/wspushd/wspushd.yaml
 file_sink=/var/lib/wspushd/messages.jsonl
 socket=/run/wspushd/wspushd.sock
+store_dir=/var/lib/wspushd/store # the shipped config's store.path
 escape_dir=/srv/wspushd-escape # outside every directory the unit lets the daemon write
 
 # --- helpers ------------------------------------------------------------------------------
@@ -47,6 +48,14 @@ unit_is() {
 unit_running() { unit_is "$1" ActiveState=active SubState=running; }
 
 status_text_starts() { [[ "$(unit_property "$unit" StatusText)" == "$1"* ]]; }
+# status_text_has TEXT...: the unit's status text holds each TEXT.
+status_text_has() {
+    local text part
+    text=$(unit_property "$unit" StatusText)
+    for part in "$@"; do
+        [[ "$text" == *"$part"* ]] || return 1
+    done
+}
 
 unit_state() {
     in_container systemctl show -p ActiveState -p SubState -p Result -p MainPID -p NRestarts "$1" |
@@ -72,7 +81,9 @@ journal_mark() {
 journal_since() {
     in_container journalctl -q --no-pager -o cat -u "$unit" --after-cursor="$journal_cursor"
 }
-journal_shows() { journal_since | grep -q -- "$1"; }
+# (grep reads it all: with -q it would stop early, and pipefail take journalctl's SIGPIPE
+# for a failure once the journal sink makes the journal long.)
+journal_shows() { journal_since | grep -- "$1" >/dev/null; }
 # journal_has MATCH...: the whole journal has an entry that matches.
 journal_has() { [ -n "$(in_container journalctl -q --no-pager -o json "$@")" ]; }
 
@@ -104,6 +115,37 @@ container_lines_at_least() {
     [ "$(in_container sh -c "cat '$1' 2>/dev/null | wc -l")" -ge "$2" ]
 }
 
+# The config the checks run: the test server, the shipped config's store: section as it
+# is (shipped_store, read by check_install), a file, a unix and (when the installed
+# wspushd takes it) a journal sink.
+# The daemon's status (wspushctl status --json, as root) and one field of it, a path into
+# the JSON such as store.epoch.
+status_json() { in_container wspushctl --socket "$socket" status --json; }
+status_field() {
+    python3 -c '
+import json, sys
+value = json.loads(sys.argv[1])
+for key in sys.argv[2].split("."):
+    value = value[key]
+print(value)' "$1" "$2"
+}
+
+# The file sink's number of lines, and the seq of its last record (0 when empty).
+file_sink_lines() { in_container sh -c "cat '$file_sink' 2>/dev/null | wc -l"; }
+file_sink_last_seq() {
+    in_container sh -c "tail -n 1 '$file_sink' 2>/dev/null" |
+        python3 -c 'import json, sys; line = sys.stdin.read(); print(json.loads(line)["seq"] if line else 0)'
+}
+
+# The daemon has written all it received: the file sink ends at the status' last_seq, and
+# has one line per seq (sets settled_seq).
+file_sink_settled() {
+    local status
+    status=$(status_json 2>/dev/null) || return 1
+    settled_seq=$(status_field "$status" last_seq) || return 1
+    [ "$(file_sink_last_seq)" = "$settled_seq" ] && [ "$(file_sink_lines)" = "$settled_seq" ]
+}
+
 write_config() { # [EXTRA SINK LINES]
     in_container sh -c "cat >$config" <<EOF
 # written by scripts/boot-test
@@ -111,6 +153,7 @@ server:
   url: ws://127.0.0.1:$server_port/websocket/boot
 filter:
   drop: ["SUCCESS", "来自后台的反馈:连接成功"]
+$shipped_store
 sinks:
   - type: file
     path: $file_sink
@@ -160,6 +203,9 @@ check_install() {
     local output
     if output=$(in_container -t 300 apt-get install -y -q --no-install-recommends "/pkg/${deb##*/}" 2>&1); then
         pass install
+        # The store: section of the shipped config (up to the next top-level key), comments
+        # and all, for write_config.
+        shipped_store=$(in_container cat "$config" | awk '/^[^ #]/ { in_store = /^store:/ } in_store')
         echo "  after the install, $unit is $(in_container systemctl is-enabled "$unit" 2>&1 || true)" \
             "and $(in_container systemctl is-active "$unit" 2>&1 || true)"
     else
@@ -226,6 +272,36 @@ check_notify_status() {
         pass notify-status
     else
         fail notify-status "StatusText=\"$(unit_property "$unit" StatusText)\", expected \"$expected...\""
+    fi
+}
+
+# The shipped config's store works in the unit's StateDirectory: the daemon made
+# /var/lib/wspushd/store (0700, wspushd's) with its epoch and lock, and says so in its
+# status (the store object, the epoch) and in STATUS= (sets store_epoch).
+check_store_created() {
+    local shown status epoch_file
+    if [ -z "$shipped_store" ]; then
+        fail store-created "the shipped $config has no store: section"
+        return 0
+    fi
+    shown=$(in_container stat -c '%a %U %G' "$store_dir" 2>&1) || true
+    epoch_file=$(in_container cat "$store_dir/epoch" 2>/dev/null) || true
+    status=$(status_json 2>&1) || true
+    store_epoch=$(status_field "$status" epoch 2>/dev/null) || true
+    if [ "$shown" != "700 wspushd wspushd" ]; then
+        fail store-created "$store_dir: \"$shown\", expected mode 700, owner and group wspushd"
+    elif ! in_container test -f "$store_dir/lock"; then
+        fail store-created "no $store_dir/lock"
+    elif ! [[ "$epoch_file" =~ ^[0-9a-f]{32}$ ]]; then
+        fail store-created "$store_dir/epoch holds \"$epoch_file\""
+    elif [ "$(status_field "$status" store.path 2>/dev/null)" != "$store_dir" ] ||
+        [ "$store_epoch" != "$epoch_file" ] || [ "$(status_field "$status" store.epoch)" != "$epoch_file" ]; then
+        fail store-created "the status does not show $store_dir and epoch $epoch_file: $(head -c 400 <<<"$status")"
+    elif ! wait_until 10 status_text_has "; store $store_dir " "epoch ${store_epoch:0:8}"; then
+        fail store-created "StatusText=\"$(unit_property "$unit" StatusText)\" names neither $store_dir nor epoch ${store_epoch:0:8}"
+    else
+        echo "  $store_dir: epoch $store_epoch"
+        pass store-created
     fi
 }
 
@@ -464,6 +540,325 @@ check_watchdog_restart() {
     service_pid=$(unit_property "$unit" MainPID)
 }
 
+# --- the store across a restart and a crash -----------------------------------------------------
+
+# Pushes that a restart or a kill cuts short: 2000 messages at 500 a second (4 s).
+long_push_count=2000
+long_push_rate=500
+
+# start_long_push LINES: the server starts a long push (after server_mark); true once the
+# file sink has 100 lines more than LINES, so that the daemon is receiving.
+start_long_push() {
+    server_mark
+    server_command "push $long_push_count 64 $long_push_rate"
+    wait_until 10 container_lines_at_least "$file_sink" $(($1 + 100))
+}
+
+# The server said "pushed N" since server_mark: its push job ended (sets pushed_count).
+server_pushed() {
+    local line
+    line=$(tail -n +$((server_line + 1)) "$work/server.out" | grep -m 1 -x 'pushed [0-9]*') || return 1
+    pushed_count=${line#pushed }
+}
+
+# After the long push a restart or a kill cut: the job ended early (its client gone), the
+# new process connected, the epoch is the one the store was made with (sets why when not).
+after_cut_push() {
+    local status epoch
+    if ! wait_until 10 server_pushed; then
+        why="the server's push job did not end"
+    elif [ "$pushed_count" -ge "$long_push_count" ]; then
+        why="the push of $long_push_count ended before the daemon went: nothing was cut"
+    elif ! wait_until 10 server_said "connected boot"; then
+        why="the server saw no new \"connected boot\" in 10 s"
+    elif ! status=$(status_json 2>&1) || ! epoch=$(status_field "$status" epoch 2>&1); then
+        why="no status: $status"
+    elif [ "$epoch" != "$store_epoch" ]; then
+        why="the epoch is now $epoch, was $store_epoch"
+    else
+        return 0
+    fi
+    return 1
+}
+
+# What STATUS= says of the store (from "; store ").
+show_status_store() {
+    local text
+    text=$(unit_property "$unit" StatusText)
+    echo "  STATUS=...; ${text#*; }"
+}
+
+# Records survive `systemctl restart` and a `kill -9` of the main process (which systemd
+# restarts, Restart=on-failure), each while the server pushes: in the file sink, seq goes
+# 1, 2, 3... across both with no hole and no duplicate, the server's messages come once
+# each and in order, and the epoch stays the store's.
+check_store_survives() {
+    local why lines restart_seconds limit output
+    unit_running "$unit" || start_unit "$unit" >/dev/null || true
+    if ! wait_until 10 file_sink_settled; then
+        fail store-restart "before: $file_sink does not end at the status' last_seq"
+        return 0
+    fi
+
+    # systemctl restart, mid-push.
+    lines=$settled_seq
+    journal_mark
+    if ! start_long_push "$lines"; then
+        fail store-restart "$file_sink did not get 100 of the pushed records in 10 s"
+        return 0
+    fi
+    if ! why=$(start_unit "$unit") || ! after_cut_push; then
+        fail store-restart "$why"
+        return 0
+    fi
+    echo "  restarted after seq $lines + $pushed_count pushed"
+    show_status_store
+    pass store-restart
+
+    # kill -9 of the main process, mid-push: systemd restarts it.
+    service_pid=$(unit_property "$unit" MainPID)
+    restart_seconds=$(timespan_seconds "$(unit_property "$unit" RestartUSec)")
+    limit=$((restart_seconds + 20))
+    lines=$(file_sink_lines)
+    journal_mark
+    if ! start_long_push "$lines"; then
+        fail store-kill "$file_sink did not get 100 of the pushed records in 10 s"
+        return 0
+    fi
+    in_container kill -KILL "$service_pid"
+    if ! wait_until "$limit" replaced_main_pid; then
+        fail store-kill "no new MainPID within $limit s (Restart=$(unit_property "$unit" Restart)): $(unit_state "$unit")"
+        start_unit "$unit" >/dev/null || true
+        return 0
+    fi
+    service_pid=$(unit_property "$unit" MainPID)
+    if ! journal_shows 'status=9/KILL'; then
+        fail store-kill "restarted, but the journal has no status=9/KILL: $(journal_since | head -n 5 | paste -sd'|')"
+        return 0
+    elif ! after_cut_push; then
+        fail store-kill "$why"
+        return 0
+    fi
+    echo "  killed after seq $lines + $pushed_count pushed, restarted by systemd (Restart=$(unit_property "$unit" Restart))"
+    show_status_store
+    pass store-kill
+
+    # All of it in the file sink: seq 1, 2, 3... and each message of the server once.
+    if ! push 200; then
+        fail store-records "the server did not push 200 messages in 10 s"
+    elif ! wait_until 15 file_sink_settled; then
+        fail store-records "$file_sink does not end at the status' last_seq: last seq $(file_sink_last_seq), $(file_sink_lines) lines, status last_seq ${settled_seq:-none}"
+    elif ! why=$(in_container cat "$file_sink" | python3 -c '
+import json, sys
+previous_n = 0
+count = 0
+for count, line in enumerate(sys.stdin, 1):
+    record = json.loads(line)
+    seq, n = record["seq"], record["data"]["n"]
+    if seq != count:
+        sys.exit(f"line {count}: seq {seq}, not {count}")
+    if n <= previous_n:
+        sys.exit(f"seq {seq}: message n={n} of the server after n={previous_n}")
+    previous_n = n
+print(count)' 2>&1); then
+        fail store-records "$why"
+    else
+        echo "  seq 1-$why, one line each, the server's messages in order"
+        pass store-records
+    fi
+}
+
+# wspushd --verify-store finds the store sound afterwards, run by root and by wspushd.
+check_verify_store() {
+    local output status who
+    for who in root wspushd; do
+        output=$(in_container -t 60 setpriv --reuid="$who" --regid="$who" --init-groups \
+            wspushd --verify-store --config "$config" 2>&1) && status=0 || status=$?
+        if [ "$status" -ne 0 ] || ! tail -n 1 <<<"$output" | grep -q ': sound$'; then
+            fail verify-store "as $who: exit $status: $(tail -n 4 <<<"$output" | paste -sd'|')"
+            return 0
+        fi
+    done
+    echo "  $(tail -n 1 <<<"$output")"
+    pass verify-store
+}
+
+# A second wspushd on the same store (run by hand as wspushd, outside the sandbox) fails
+# at start, exit 1, on the store's lock; the service runs on.
+check_store_locked() {
+    local output status expected="store $store_dir is in use by another wspushd (it holds $store_dir/lock)"
+    output=$(in_container -t 20 setpriv --reuid=wspushd --regid=wspushd --init-groups \
+        wspushd --config "$config" 2>&1) && status=0 || status=$?
+    if [ "$status" -ne 1 ]; then
+        fail store-locked "exit $status, expected 1: $(tail -n 3 <<<"$output" | paste -sd'|')"
+    elif ! grep -qF -- "$expected" <<<"$output"; then
+        fail store-locked "expected \"$expected\", got: $(tail -n 3 <<<"$output" | paste -sd'|')"
+    elif ! unit_running "$unit" || [ "$(unit_property "$unit" MainPID)" != "$service_pid" ]; then
+        fail store-locked "afterwards: $(unit_state "$unit") (MainPID was $service_pid)"
+    else
+        echo "  $(grep -F -- "$expected" <<<"$output")"
+        pass store-locked
+    fi
+}
+
+# --- a named cursor across a restart and a crash ----------------------------------------------
+
+named_tail_pidfile=/run/wspushd-boot-tail.pid # in the container
+
+# named_tail_start OUT: `wspushctl tail --name boot` in the background, as nobody in group
+# wspushd (an unprivileged reader), its output in OUT; true once it has subscribed.
+named_tail_start() {
+    in_container rm -f "$named_tail_pidfile"
+    container_command -t 120 sh -c 'echo $$ >"$0" && exec setpriv --reuid=nobody --regid=nogroup \
+        --groups=wspushd wspushctl --socket "$1" tail --name boot' "$named_tail_pidfile" "$socket"
+    "${container_argv[@]}" >"$1" 2>"$1.err" &
+    named_tail_host_pid=$!
+    background_pids+=("$named_tail_host_pid")
+    wait_until 10 named_cursor_is connected True
+}
+
+# Disconnects it: SIGTERM to wspushctl itself, in the container.
+named_tail_stop() {
+    in_container sh -c "kill -TERM \$(cat '$named_tail_pidfile') 2>/dev/null; rm -f '$named_tail_pidfile'" || true
+    wait_gone "$named_tail_host_pid" 10 || true
+    wait_until 10 named_cursor_is connected False
+}
+
+# named_cursor_is FIELD VALUE: the cursor boot has that value in wspushctl cursors --json
+# (True or False for connected); sets cursor_seq, its seq.
+named_cursor_is() {
+    local json shown
+    json=$(in_container wspushctl --socket "$socket" cursors --json 2>/dev/null) || return 1
+    shown=$(python3 -c '
+import json, sys
+for cursor in json.loads(sys.argv[1])["cursors"]:
+    if cursor["name"] == "boot":
+        print(cursor["seq"], cursor[sys.argv[2]])' "$json" "$1") || return 1
+    [ -n "$shown" ] && [ "${shown#* }" = "$2" ] || return 1
+    cursor_seq=${shown%% *}
+}
+
+# tail_seqs FILE: the seqs of the records it printed, one a line (sets tail_first and
+# tail_last; tail_last 0 when none). True when they go up one at a time.
+tail_seqs() {
+    local shown
+    shown=$(python3 -c '
+import json, sys
+seqs = [json.loads(line)["seq"] for line in open(sys.argv[1]) if line.strip()]
+steps = all(b == a + 1 for a, b in zip(seqs, seqs[1:]))
+print(seqs[0] if seqs else 0, seqs[-1] if seqs else 0, "yes" if steps else "no")' "$1") || return 1
+    read -r tail_first tail_last tail_steps <<<"$shown"
+    [ "$tail_steps" = yes ]
+}
+
+# named_read OUT N: tail --name boot reads (at least) N records pushed now, acks them, and
+# disconnects; sets acked, the cursor's seq afterwards, which is the last seq printed.
+named_read() {
+    local out=$1 count=$2
+    named_tail_start "$out" || {
+        why="wspushctl tail --name boot did not subscribe in 10 s: $(head -c 300 "$out.err")"
+        return 1
+    }
+    if ! push "$count" || ! wait_until 10 lines_at_least "$out" "$count"; then
+        why="tail --name boot printed $(wc -l <"$out") lines, not $count or more: $(head -c 300 "$out.err")"
+        return 1
+    fi
+    tail_seqs "$out" || true
+    # It acks once no more records wait: the cursor reaches the last seq printed.
+    if ! wait_until 10 named_cursor_is seq "$tail_last"; then
+        why="the cursor stayed at ${cursor_seq:-none}, the last seq printed is $tail_last"
+        return 1
+    fi
+    named_tail_stop
+    if ! named_cursor_is connected False; then
+        why="the cursor boot is still connected after wspushctl tail --name boot stopped"
+        return 1
+    fi
+    acked=$cursor_seq
+}
+
+# tail_caught_up OUT: the daemon has written all it received, and OUT ends at its last seq.
+tail_caught_up() {
+    file_sink_settled || return 1
+    tail_seqs "$1"
+    [ "$tail_last" = "$settled_seq" ]
+}
+
+# named_resumes OUT: tail --name boot, back, prints the records after the acked one first,
+# then every one up to the newest, one at a time (sets why when not).
+named_resumes() {
+    local out=$1
+    named_tail_start "$out" || {
+        why="wspushctl tail --name boot did not subscribe again in 10 s: $(head -c 300 "$out.err")"
+        return 1
+    }
+    push 10 || true # live records after the catch-up
+    wait_until 10 tail_caught_up "$out" || true
+    if ! tail_seqs "$out"; then
+        why="tail --name boot printed seqs that do not go up one at a time: $(
+            head -n 3 "$out" | paste -sd'|')"
+    elif [ "$tail_first" != $((acked + 1)) ]; then
+        why="tail --name boot began at seq $tail_first, the acked seq was $acked"
+    elif [ "$tail_last" != "$settled_seq" ]; then
+        why="tail --name boot got seq $tail_first-$tail_last, the daemon's last is ${settled_seq:-unknown}"
+    else
+        named_tail_stop
+        return 0
+    fi
+    named_tail_stop
+    return 1
+}
+
+# A named cursor survives `systemctl restart` and a `kill -9`: `wspushctl tail --name boot`
+# reads some records and disconnects, records come while it is away, the daemon restarts
+# (is killed, and systemd restarts it), and tail --name boot, back, goes on right after the
+# last record it acked, with no hole up to the newest. The cursor is saved at every sync
+# (store.sync_interval, 1s in the shipped config) and at exit: before the kill the check
+# waits two intervals, so that the ack is on disk.
+check_named_cursor() {
+    local why acked limit
+    unit_running "$unit" || start_unit "$unit" >/dev/null || true
+    if ! named_read "$work/named-1.out" 20; then
+        fail named-cursor-restart "$why"
+        return 0
+    fi
+    push 15 || true # while it is away
+    if ! why=$(start_unit "$unit") || ! wait_until 10 server_said "connected boot"; then
+        fail named-cursor-restart "${why:-restarted, but the server saw no new \"connected boot\"}"
+        return 0
+    fi
+    if named_resumes "$work/named-2.out"; then
+        echo "  acked $acked, after the restart: seq $tail_first-$tail_last"
+        pass named-cursor-restart
+    else
+        fail named-cursor-restart "$why"
+        return 0
+    fi
+
+    if ! named_read "$work/named-3.out" 20; then
+        fail named-cursor-kill "$why"
+        return 0
+    fi
+    push 15 || true # while it is away
+    sleep 2.5
+    service_pid=$(unit_property "$unit" MainPID)
+    limit=$(($(timespan_seconds "$(unit_property "$unit" RestartUSec)") + 20))
+    server_mark
+    in_container kill -KILL "$service_pid"
+    if ! wait_until "$limit" replaced_main_pid || ! wait_until 10 server_said "connected boot"; then
+        fail named-cursor-kill "not back within $limit s: $(unit_state "$unit")"
+        start_unit "$unit" >/dev/null || true
+        return 0
+    fi
+    service_pid=$(unit_property "$unit" MainPID)
+    if named_resumes "$work/named-4.out"; then
+        echo "  acked $acked, after kill -9: seq $tail_first-$tail_last"
+        pass named-cursor-kill
+    else
+        fail named-cursor-kill "$why"
+    fi
+}
+
 # systemctl stop: a close frame 1000 reaches the server, and the daemon exits 0, in well
 # under the 10 s this allows.
 check_stop() {
@@ -539,7 +934,8 @@ server_said_all() {
     done
 }
 
-# Two instances, a and b, run side by side with configs of their own: the server sees both.
+# Two instances, a and b, run side by side with configs of their own, each with its store
+# in its StateDirectory (/var/lib/wspushd/NAME/store): the server sees both.
 check_instances_running() {
     local name why
     server_mark
@@ -547,6 +943,8 @@ check_instances_running() {
         in_container sh -c "cat >/etc/wspushd/$name.yaml" <<EOF
 server:
   url: ws://127.0.0.1:$server_port/websocket/$name
+store:
+  path: /var/lib/wspushd/$name/store
 EOF
         if ! why=$(start_unit "wspushd@$name.service"); then
             fail instances-running "wspushd@$name: $why"
@@ -559,6 +957,72 @@ EOF
     fi
     instances_running || true
     pass instances-running
+}
+
+# Each instance made its store in its own StateDirectory: /var/lib/wspushd/NAME/store,
+# 0700 and wspushd's, an epoch of its own.
+check_instance_stores() {
+    local name shown epoch epochs=()
+    for name in "${instances[@]}"; do
+        shown=$(in_container stat -c '%a %U %G' "/var/lib/wspushd/$name/store" 2>&1) || true
+        epoch=$(in_container cat "/var/lib/wspushd/$name/store/epoch" 2>&1) || true
+        if [ "$shown" != "700 wspushd wspushd" ]; then
+            fail instance-stores "/var/lib/wspushd/$name/store: \"$shown\", expected mode 700, owner and group wspushd"
+            return 0
+        elif ! [[ "$epoch" =~ ^[0-9a-f]{32}$ ]] || ! in_container test -f "/var/lib/wspushd/$name/store/lock"; then
+            fail instance-stores "/var/lib/wspushd/$name/store: epoch \"$epoch\", files: $(
+                in_container ls "/var/lib/wspushd/$name/store" | paste -sd' ')"
+            return 0
+        fi
+        epochs+=("$epoch")
+    done
+    if [ "${epochs[0]}" = "${epochs[1]}" ]; then
+        fail instance-stores "both stores have epoch ${epochs[0]}"
+    else
+        pass instance-stores
+    fi
+}
+
+# An instance given another's store fails at start, and so does one given the main
+# daemon's (as in a copy of wspushd.yaml): outside its StateDirectory a store is read-only
+# to it. wspushd@c and wspushd@d are stopped afterwards (Restart= would retry them), and
+# wspushd@a runs on.
+check_instance_shared_store() {
+    local name store output text pid_a
+    pid_a=$(unit_property wspushd@a.service MainPID)
+    for name in c d; do
+        if [ "$name" = c ]; then store=/var/lib/wspushd/a/store; else store=$store_dir; fi
+        in_container sh -c "cat >/etc/wspushd/$name.yaml" <<EOF
+server:
+  url: ws://127.0.0.1:$server_port/websocket/$name
+store:
+  path: $store
+EOF
+        journal_mark
+        output=""
+        if in_container -t 100 systemctl restart "wspushd@$name.service" >/dev/null 2>&1; then
+            output="it started: $(unit_state "wspushd@$name.service")"
+        fi
+        text=$(in_container journalctl -q --no-pager -o cat -u "wspushd@$name.service" \
+            --after-cursor="$journal_cursor" | grep -m 1 -F "store $store") || true
+        in_container -t 30 systemctl stop "wspushd@$name.service" >/dev/null 2>&1 || true
+        in_container systemctl reset-failed "wspushd@$name.service" >/dev/null 2>&1 || true
+        in_container rm -f "/etc/wspushd/$name.yaml"
+        if [ -n "$output" ]; then
+            fail instance-shared-store "wspushd@$name with store $store: $output"
+            return 0
+        elif ! grep -q 'Read-only file system' <<<"$text"; then
+            fail instance-shared-store "wspushd@$name with store $store: no \"store $store...: Read-only file system\" in its journal: $(
+                in_container journalctl -q --no-pager -o cat -n 3 -u "wspushd@$name.service" | paste -sd'|')"
+            return 0
+        fi
+        echo "  wspushd@$name: $text"
+    done
+    if ! instances_running || [ "${instance_pids[0]}" != "$pid_a" ]; then
+        fail instance-shared-store "afterwards: $(instances_state) (wspushd@a was $pid_a)"
+    else
+        pass instance-shared-store
+    fi
 }
 
 # An upgrade (dpkg -i of the package over itself: prerm upgrade, postinst configure OLD)
@@ -652,6 +1116,7 @@ run_checks() {
     probe_journal_sink
     check_service_active || return 1
     check_notify_status
+    check_store_created
     check_unprivileged
     check_records
     check_socket_denied
@@ -662,9 +1127,15 @@ run_checks() {
     check_template_instance
     check_watchdog_healthy
     check_watchdog_restart
+    check_store_survives
+    check_verify_store
+    check_store_locked
+    check_named_cursor
     unit_running "$unit" || start_unit "$unit" >/dev/null || true
     check_stop
     if check_instances_running; then
+        check_instance_stores
+        check_instance_shared_store
         check_upgrade_restarts_instances
         check_remove_stops_instances
         check_purge
