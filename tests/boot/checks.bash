@@ -1159,9 +1159,15 @@ check_metrics() {
     if ! wait_until 10 journal_shows "metrics: serving GET /metrics on 127.0.0.1:$port"; then
         fail metrics "no \"serving GET /metrics on 127.0.0.1:$port\" in the journal: $(
             journal_since | tail -n 3 | paste -sd'|')"
-    elif ! why=$(python3 - "$port" "$(status_json 2>&1)" "$(command -v promtool || true)" <<'PY'
-import json, re, subprocess, sys, urllib.request
-port, status, promtool = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+    elif ! why=$(python3 - "$port" "$(in_container wspushctl --socket "$socket" status --json 2>&1)" \
+        "$(command -v promtool || true)" 2>&1 <<'PY'
+import json, subprocess, sys, urllib.request
+port, status_text, promtool = sys.argv[1], sys.argv[2], sys.argv[3]
+try:
+    status = json.loads(status_text)
+except ValueError:
+    print(f"wspushctl status --json: {status_text[:200]!r}")
+    sys.exit(1)
 with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
     text = answer.read().decode()
 samples = {}
@@ -1171,19 +1177,22 @@ for line in text.splitlines():
         samples[name] = float(value)
 def check(name, expected):
     if samples.get(name) != expected:
-        sys.exit(f"{name} is {samples.get(name)}, the status says {expected}")
+        print(f"{name} is {samples.get(name)}, the status says {expected}")
+        sys.exit(1)
 check("wspushd_messages_forwarded_total", status["forwarded"])
 check("wspushd_store_last_seq", status["last_seq"])
 check(f'wspushd_link_up{{server="{status["server"]}"}}', 1)
 for name in ("process_resident_memory_bytes", "process_open_fds", "process_start_time_seconds"):
     if not samples.get(name, 0) > 0:
-        sys.exit(f"{name} is {samples.get(name)} under the unit's sandbox")
+        print(f"{name} is {samples.get(name)} under the unit's sandbox")
+        sys.exit(1)
 if promtool:
     check_run = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
                                capture_output=True)
     report = (check_run.stdout + check_run.stderr).decode().strip()
     if check_run.returncode != 0 or report:
-        sys.exit(f"promtool: {report}")
+        print(f"promtool: {report}")
+        sys.exit(1)
 print(f"{len(samples)} samples, forwarded {status['forwarded']}"
       + (", promtool clean" if promtool else ", no promtool on the host"))
 PY
