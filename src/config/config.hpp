@@ -159,8 +159,40 @@ struct FileSinkConfig
     bool operator==(const FileSinkConfig&) const = default;
 };
 
-using SinkSettings =
-    std::variant<JournalSinkConfig, SyslogSinkConfig, UnixSinkConfig, FileSinkConfig>;
+// Publishes each record to an MQTT broker (libmosquitto).
+struct MqttSinkConfig
+{
+    std::string url = "mqtt://127.0.0.1:1883"; // as written, for the sink's name
+    std::string host = "127.0.0.1";            // from the URL; [] taken off an IPv6 address
+    unsigned port = 1883;
+    bool secure = false; // mqtts://
+    TlsConfig tls;
+    // Literal text with {/json/pointer} pieces, each replaced by that value of the message.
+    std::string topic = "wspush";
+    unsigned qos = 1;
+    bool retain = false;
+    std::string clientId = "wspushd"; // ${NAME} already expanded
+    std::string username;
+    std::string passwordFile; // read at every connect
+    enum class Format
+    {
+        Jsonl,
+        Raw
+    } format = Format::Jsonl;
+    // Published, not acknowledged yet. MQTT 3.1.1 does not tell a client the broker's
+    // limit: Mosquitto's max_inflight_messages is 20 by default, and a QoS 2 message
+    // beyond it makes the broker drop the connection.
+    unsigned maxInflight = 20;
+    Duration keepalive = std::chrono::seconds(30);
+    // The daemon's reconnect settings, copied in by the loader: the broker is retried
+    // by the same rules as the push link.
+    ReconnectConfig reconnect;
+
+    bool operator==(const MqttSinkConfig&) const = default;
+};
+
+using SinkSettings = std::variant<JournalSinkConfig, SyslogSinkConfig, UnixSinkConfig,
+                                  FileSinkConfig, MqttSinkConfig>;
 
 struct SinkConfig
 {

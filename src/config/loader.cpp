@@ -994,6 +994,144 @@ SinkSettings parseFileSink(const Section& section)
     return sink;
 }
 
+// mqtt://host[:port] or mqtts://host[:port], an optional "/" after; credentials go in
+// username and password_file, not in the URL.
+void parseMqttUrl(const Value& value, MqttSinkConfig& sink)
+{
+    sink.url = value.string();
+    std::string_view rest = sink.url;
+    if (rest.starts_with("mqtt://")) {
+        rest.remove_prefix(7);
+        sink.secure = false;
+        sink.port = 1883;
+    } else if (rest.starts_with("mqtts://")) {
+        rest.remove_prefix(8);
+        sink.secure = true;
+        sink.port = 8883;
+    } else {
+        value.fail("must be an mqtt:// or mqtts:// URL, got " + quoted(sink.url));
+    }
+    if (rest.ends_with('/')) {
+        rest.remove_suffix(1);
+    }
+    if (rest.find('@') != std::string_view::npos) {
+        value.fail("credentials go in username and password_file, not in the URL");
+    }
+    if (!isHostPort(rest, false)) {
+        value.fail("expected mqtt://HOST[:PORT], got " + quoted(sink.url));
+    }
+    std::string_view host = rest;
+    if (rest.starts_with('[')) {
+        const auto close = rest.find(']');
+        host = rest.substr(1, close - 1);
+        rest.remove_prefix(close + 1);
+    } else {
+        host = rest.substr(0, rest.find(':'));
+        rest.remove_prefix(host.size());
+    }
+    sink.host = std::string(host);
+    if (rest.starts_with(':')) {
+        rest.remove_prefix(1);
+        std::from_chars(rest.data(), rest.data() + rest.size(), sink.port);
+    }
+}
+
+// Literal text and {/json/pointer} pieces; a publish topic has no wildcards.
+std::string parseTopicTemplate(const Value& value)
+{
+    const std::string topic = value.nonEmptyString();
+    if (hasControlCharacters(topic)) {
+        value.fail("must not contain control characters");
+    }
+    std::size_t pos = 0;
+    while (pos < topic.size()) {
+        const std::size_t open = topic.find_first_of("{}+#", pos);
+        if (open == std::string::npos) {
+            break;
+        }
+        if (topic[open] == '+' || topic[open] == '#') {
+            value.fail("a topic to publish to cannot hold the wildcard '" +
+                       std::string(1, topic[open]) + "', got " + quoted(topic));
+        }
+        const std::size_t close = topic.find('}', open + 1);
+        if (topic[open] == '}' || close == std::string::npos) {
+            value.fail("unbalanced '{' or '}' in " + quoted(topic) +
+                       "; a piece of the message is written {/json/pointer}");
+        }
+        const std::string pointer = topic.substr(open + 1, close - open - 1);
+        bool valid = pointer.starts_with('/') && pointer.find('{') == std::string::npos;
+        for (std::size_t at = pointer.find('~'); valid && at != std::string::npos;
+             at = pointer.find('~', at + 1)) {
+            valid = at + 1 < pointer.size() && (pointer[at + 1] == '0' || pointer[at + 1] == '1');
+        }
+        if (!valid) {
+            value.fail("expected a JSON pointer such as {/type} (RFC 6901) in the topic, got " +
+                       quoted("{" + pointer + "}"));
+        }
+        pos = close + 1;
+    }
+    return topic;
+}
+
+SinkSettings parseMqttSink(const Section& section)
+{
+    section.allowOnly({"type", "url", "tls", "topic", "qos", "retain", "client_id", "username",
+                       "password_file", "format", "max_inflight", "keepalive"});
+    MqttSinkConfig sink;
+    if (auto v = section.get("url")) {
+        parseMqttUrl(*v, sink);
+    }
+    if (auto v = section.get("tls")) {
+        sink.tls = parseTls(*v);
+        if (!sink.secure) {
+            v->fail("needs an mqtts:// url");
+        }
+    }
+    if (auto v = section.get("topic")) {
+        sink.topic = parseTopicTemplate(*v);
+    }
+    if (auto v = section.get("qos")) {
+        sink.qos = static_cast<unsigned>(v->integer(0, 2));
+    }
+    if (auto v = section.get("retain")) {
+        sink.retain = v->boolean();
+    }
+    if (auto v = section.get("client_id")) {
+        sink.clientId = expandEnvironment(*v, false);
+        // A persistent session is kept under this name at the broker.
+        if (sink.clientId.empty() || hasControlCharacters(sink.clientId) ||
+            sink.clientId.size() > 65535) {
+            v->outOfRange("a non-empty name without control characters");
+        }
+    }
+    if (auto v = section.get("username")) {
+        sink.username = v->string();
+        if (hasControlCharacters(sink.username)) {
+            v->fail("must not contain control characters");
+        }
+    }
+    if (auto v = section.get("password_file")) {
+        sink.passwordFile = v->absolutePathOrEmpty();
+        if (!sink.passwordFile.empty() && sink.username.empty()) {
+            v->fail("needs a username as well");
+        }
+    }
+    if (auto v = section.get("format")) {
+        sink.format = v->oneOf<MqttSinkConfig::Format>(
+            {{"jsonl", MqttSinkConfig::Format::Jsonl}, {"raw", MqttSinkConfig::Format::Raw}});
+    }
+    if (auto v = section.get("max_inflight")) {
+        sink.maxInflight = static_cast<unsigned>(v->integer(1, 65535));
+    }
+    if (auto v = section.get("keepalive")) {
+        sink.keepalive = v->duration();
+        if (sink.keepalive < std::chrono::seconds(5) || sink.keepalive > std::chrono::hours(18)) {
+            v->outOfRange("between 5s and 18h");
+        }
+    }
+    return sink;
+}
+
 using SinkParser = SinkSettings (*)(const Section&);
 
 // The path a sink owns, when it owns one: two sinks writing or binding it would collide.
@@ -1021,7 +1159,8 @@ std::vector<SinkConfig> parseSinks(const Value& value)
         const SinkParser parse = type->oneOf<SinkParser>({{"journal", parseJournalSink},
                                                           {"syslog", parseSyslogSink},
                                                           {"unix", parseUnixSink},
-                                                          {"file", parseFileSink}});
+                                                          {"file", parseFileSink},
+                                                          {"mqtt", parseMqttSink}});
         SinkConfig sink{type->string(), parse(section), item.location()};
         if (const std::string* path = ownedPath(sink.settings)) {
             const auto [owner, inserted] = owners.emplace(std::pair(sink.type, *path), item.path());
@@ -1162,6 +1301,12 @@ Config parseConfig(const std::string& text, const std::string& path)
     }
     if (auto v = top.get("metrics")) {
         config.metrics = parseMetrics(Section(*v));
+    }
+    // Brokers are retried by the push link's rules.
+    for (SinkConfig& sink : config.sinks) {
+        if (auto* mqtt = std::get_if<MqttSinkConfig>(&sink.settings)) {
+            mqtt->reconnect = config.reconnect;
+        }
     }
     return config;
 }

@@ -11,8 +11,10 @@
 
 namespace wspush::event {
 
-FdWatch::FdWatch(EventLoop& loop, int fd, Callback onReadable, Callback onWritable)
-    : onReadable_(std::move(onReadable)), onWritable_(std::move(onWritable))
+FdWatch::FdWatch(EventLoop& loop, int fd, Callback onReadable, Callback onWritable,
+                 Callback onClosed)
+    : onReadable_(std::move(onReadable)), onWritable_(std::move(onWritable)),
+      onClosed_(std::move(onClosed))
 {
     system::UniqueFd copy(fcntl(fd, F_DUPFD_CLOEXEC, 0));
     if (!copy.isValid())
@@ -71,8 +73,11 @@ int FdWatch::callback(lws* wsi, lws_callback_reasons reason, void* user, void*, 
             watch->onWritable_();
         break;
     case LWS_CALLBACK_RAW_CLOSE_FILE:
-        if (watch->wsi_ == wsi)
+        if (watch->wsi_ == wsi) {
             watch->wsi_ = nullptr;
+            if (watch->onClosed_)
+                watch->onClosed_();
+        }
         break;
     default:
         break;

@@ -17,8 +17,10 @@ class FdWatch
 public:
     using Callback = std::function<void()>;
 
-    // Throws on error.
-    FdWatch(EventLoop& loop, int fd, Callback onReadable, Callback onWritable = {});
+    // Throws on error. `onClosed` runs when lws stops polling the fd on its own (POLLHUP or
+    // POLLERR, as a peer's reset brings, without a readable event first).
+    FdWatch(EventLoop& loop, int fd, Callback onReadable, Callback onWritable = {},
+            Callback onClosed = {});
     ~FdWatch();
     FdWatch(const FdWatch&) = delete;
     FdWatch& operator=(const FdWatch&) = delete;
@@ -32,6 +34,7 @@ private:
 
     Callback onReadable_;
     Callback onWritable_;
+    Callback onClosed_;
     lws_vhost* vhost_ = nullptr;
     lws* wsi_ = nullptr;
 };

@@ -6,6 +6,7 @@
 #include "config/config_error.hpp"
 #include "sinks/file_sink.hpp"
 #include "sinks/journal_sink.hpp"
+#include "sinks/mqtt_sink.hpp"
 #include "sinks/syslog_sink.hpp"
 #include "sinks/unix_sink.hpp"
 
@@ -46,11 +47,15 @@ std::unique_ptr<Sink> createSyslogSink(const config::SinkConfig& config, event::
     return std::make_unique<SyslogSink>(std::get<config::SyslogSinkConfig>(config.settings), loop);
 }
 
+std::unique_ptr<Sink> createMqttSink(const config::SinkConfig& config, event::EventLoop& loop,
+                                     SinkHost&)
+{
+    return std::make_unique<MqttSink>(std::get<config::MqttSinkConfig>(config.settings), loop);
+}
+
 constexpr SinkDescriptor descriptors[] = {
-    {"file", createFileSink},
-    {"journal", createJournalSink},
-    {"syslog", createSyslogSink},
-    {"unix", createUnixSink},
+    {"file", createFileSink},     {"journal", createJournalSink}, {"mqtt", createMqttSink},
+    {"syslog", createSyslogSink}, {"unix", createUnixSink},
 };
 
 const SinkDescriptor* find(std::string_view type) noexcept

@@ -597,8 +597,8 @@ TEST_CASE("sink list and types")
     CHECK(errorWith("sinks:\n  - type: file\n  - path: /x\n") ==
           "test.yaml:5:5: sinks[1].type is required");
     CHECK(errorWith("sinks:\n  - type: kafka\n") ==
-          "test.yaml:4:11: sinks[0].type: expected one of journal, syslog, unix, file, got "
-          "'kafka'");
+          "test.yaml:4:11: sinks[0].type: expected one of journal, syslog, unix, file, mqtt, "
+          "got 'kafka'");
     CHECK(errorWith("sinks:\n  - type: file\n    mode: '0600'\n") ==
           "test.yaml:5:5: unknown key 'mode' in 'sinks[0]'");
     CHECK(errorWith("sinks:\n  - type: file\n    type: file\n") ==
@@ -755,4 +755,72 @@ TEST_CASE("metrics: the shipped example config shows the defaults")
 {
     setenv("USER_ID", "1001", 1);
     CHECK(loadConfigFile(exampleConfig()).metrics == MetricsConfig{});
+}
+
+TEST_CASE("mqtt sink settings")
+{
+    const Config defaults = parseWith("sinks:\n  - type: mqtt\n");
+    const auto& plain = std::get<MqttSinkConfig>(defaults.sinks.at(0).settings);
+    CHECK(plain.host == "127.0.0.1");
+    CHECK(plain.port == 1883);
+    CHECK_FALSE(plain.secure);
+    CHECK(plain.topic == "wspush");
+    CHECK(plain.qos == 1);
+    CHECK(plain.clientId == "wspushd");
+    CHECK(plain.maxInflight == 20);
+    CHECK(plain.reconnect == ReconnectConfig{});
+
+    setenv("WSPUSH_TEST_SITE", "edge1", 1);
+    const Config config = parseWith(R"(reconnect:
+  initial_delay: 250ms
+sinks:
+  - type: mqtt
+    url: mqtts://[::1]:8884/
+    tls: {ca_file: /etc/ca.pem, verify: false}
+    topic: wspush/{/type}/{/a~1b}
+    qos: 2
+    retain: true
+    client_id: wspushd-${WSPUSH_TEST_SITE}
+    username: pusher
+    password_file: /etc/wspushd/mqtt-password
+    format: raw
+    max_inflight: 5
+    keepalive: 10s
+)");
+    const auto& mqtt = std::get<MqttSinkConfig>(config.sinks.at(0).settings);
+    CHECK(mqtt.host == "::1");
+    CHECK(mqtt.port == 8884);
+    CHECK(mqtt.secure);
+    CHECK(mqtt.tls.caFile == "/etc/ca.pem");
+    CHECK_FALSE(mqtt.tls.verify);
+    CHECK(mqtt.topic == "wspush/{/type}/{/a~1b}");
+    CHECK(mqtt.qos == 2);
+    CHECK(mqtt.retain);
+    CHECK(mqtt.clientId == "wspushd-edge1");
+    CHECK(mqtt.passwordFile == "/etc/wspushd/mqtt-password");
+    CHECK(mqtt.format == MqttSinkConfig::Format::Raw);
+    CHECK(mqtt.maxInflight == 5);
+    CHECK(mqtt.keepalive == 10s);
+    CHECK(mqtt.reconnect.initialDelay == 250ms);
+
+    CHECK(errorWith("sinks:\n  - {type: mqtt, url: 'http://x'}\n") ==
+          "test.yaml:4:23: sinks[0].url: must be an mqtt:// or mqtts:// URL, got 'http://x'");
+    CHECK(errorWith("sinks:\n  - {type: mqtt, url: 'mqtt://u:p@x'}\n") ==
+          "test.yaml:4:23: sinks[0].url: credentials go in username and password_file, not in "
+          "the URL");
+    CHECK(errorWith("sinks:\n  - {type: mqtt, topic: 'a/+/b'}\n") ==
+          "test.yaml:4:25: sinks[0].topic: a topic to publish to cannot hold the wildcard '+', "
+          "got 'a/+/b'");
+    CHECK(errorWith("sinks:\n  - {type: mqtt, topic: 'a/{type}'}\n") ==
+          "test.yaml:4:25: sinks[0].topic: expected a JSON pointer such as {/type} (RFC 6901) in "
+          "the topic, got '{type}'");
+    CHECK(errorWith("sinks:\n  - {type: mqtt, topic: 'a/{/type'}\n") ==
+          "test.yaml:4:25: sinks[0].topic: unbalanced '{' or '}' in 'a/{/type'; a piece of the "
+          "message is written {/json/pointer}");
+    CHECK(errorWith("sinks:\n  - {type: mqtt, qos: 3}\n") ==
+          "test.yaml:4:23: sinks[0].qos: must be between 0 and 2, got '3'");
+    CHECK(errorWith("sinks:\n  - {type: mqtt, tls: {verify: false}}\n") ==
+          "test.yaml:4:23: sinks[0].tls: needs an mqtts:// url");
+    CHECK(errorWith("sinks:\n  - {type: mqtt, password_file: /p}\n") ==
+          "test.yaml:4:33: sinks[0].password_file: needs a username as well");
 }
