@@ -191,8 +191,33 @@ struct MqttSinkConfig
     bool operator==(const MqttSinkConfig&) const = default;
 };
 
+// A command run for each record, or one long-running command fed a line per record.
+struct ExecSinkConfig
+{
+    // argv, no shell: [0] is an absolute path, or a name looked up in PATH at start.
+    std::vector<std::string> command;
+    enum class Mode
+    {
+        Each,  // a process per record
+        Stream // one process, a line per record on its stdin, restarted when it exits
+    } mode = Mode::Each;
+    enum class Input
+    {
+        Jsonl,
+        Raw,
+        None
+    } input = Input::Jsonl;
+    // Each mode only: processes at once, the limit of one run, and runs after a failed one.
+    unsigned concurrency = 1;
+    Duration timeout = std::chrono::seconds(30); // 0: none
+    unsigned retry = 3;
+    std::vector<std::pair<std::string, std::string>> environment; // besides WSPUSH_*
+
+    bool operator==(const ExecSinkConfig&) const = default;
+};
+
 using SinkSettings = std::variant<JournalSinkConfig, SyslogSinkConfig, UnixSinkConfig,
-                                  FileSinkConfig, MqttSinkConfig>;
+                                  FileSinkConfig, MqttSinkConfig, ExecSinkConfig>;
 
 struct SinkConfig
 {

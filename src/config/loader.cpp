@@ -1132,6 +1132,101 @@ SinkSettings parseMqttSink(const Section& section)
     return sink;
 }
 
+// A name a child's environment may hold: not empty, no '=' or NUL.
+bool isEnvironmentName(std::string_view name)
+{
+    return !name.empty() && name.find_first_of(std::string_view("=\0", 2)) == std::string::npos;
+}
+
+std::vector<std::string> parseCommand(const Value& value)
+{
+    const std::vector<Value> items = value.items();
+    if (items.empty()) {
+        value.fail("must list the program and its arguments, such as [/usr/local/bin/on-push]");
+    }
+    std::vector<std::string> command;
+    for (const Value& item : items) {
+        std::string argument = item.string();
+        if (argument.find('\0') != std::string::npos) {
+            item.fail("must not contain NUL");
+        }
+        command.push_back(std::move(argument));
+    }
+    const std::string& program = command.front();
+    if (program.empty() || (!program.starts_with('/') && program.find('/') != std::string::npos)) {
+        items.front().outOfRange("an absolute path or a name looked up in PATH");
+    }
+    return command;
+}
+
+std::vector<std::pair<std::string, std::string>> parseExecEnvironment(const Value& value)
+{
+    const Section section(value);
+    std::vector<std::pair<std::string, std::string>> environment;
+    for (const Entry& entry : section.entries()) {
+        if (!isEnvironmentName(entry.name)) {
+            entry.key.fail("invalid variable name " + quoted(entry.name));
+        }
+        if (entry.name.starts_with("WSPUSH_")) {
+            entry.key.fail(quoted(entry.name) +
+                           " is set by the daemon; WSPUSH_* names are reserved");
+        }
+        std::string text = entry.value.string();
+        if (text.find('\0') != std::string::npos) {
+            entry.value.fail("must not contain NUL");
+        }
+        environment.emplace_back(entry.name, std::move(text));
+    }
+    return environment;
+}
+
+SinkSettings parseExecSink(const Section& section)
+{
+    section.allowOnly(
+        {"type", "command", "mode", "input", "concurrency", "timeout", "retry", "environment"});
+    ExecSinkConfig sink;
+    if (auto v = section.get("command")) {
+        sink.command = parseCommand(*v);
+    } else {
+        throw ConfigError(section.self().location(),
+                          section.self().path() + ".command is required");
+    }
+    if (auto v = section.get("mode")) {
+        sink.mode = v->oneOf<ExecSinkConfig::Mode>(
+            {{"each", ExecSinkConfig::Mode::Each}, {"stream", ExecSinkConfig::Mode::Stream}});
+    }
+    if (auto v = section.get("input")) {
+        sink.input = v->oneOf<ExecSinkConfig::Input>({{"jsonl", ExecSinkConfig::Input::Jsonl},
+                                                      {"raw", ExecSinkConfig::Input::Raw},
+                                                      {"none", ExecSinkConfig::Input::None}});
+        if (sink.mode == ExecSinkConfig::Mode::Stream &&
+            sink.input == ExecSinkConfig::Input::None) {
+            v->fail("mode: stream feeds records to the command's stdin: jsonl or raw");
+        }
+    }
+    // A setting that would have no effect is a mistake worth telling.
+    const auto eachOnly = [&section, &sink](std::string_view key) {
+        auto v = section.get(key);
+        if (v && sink.mode == ExecSinkConfig::Mode::Stream) {
+            v->fail("applies to mode: each only (a stream command is restarted whenever it exits)");
+        }
+        return v;
+    };
+    if (auto v = eachOnly("concurrency")) {
+        sink.concurrency = static_cast<unsigned>(v->integer(1, 256));
+    }
+    if (auto v = eachOnly("timeout")) {
+        sink.timeout = v->duration();
+    }
+    if (auto v = eachOnly("retry")) {
+        sink.retry = static_cast<unsigned>(v->integer(0, 100));
+    }
+    if (auto v = section.get("environment")) {
+        sink.environment = parseExecEnvironment(*v);
+    }
+    return sink;
+}
+
 using SinkParser = SinkSettings (*)(const Section&);
 
 // The path a sink owns, when it owns one: two sinks writing or binding it would collide.
@@ -1160,7 +1255,8 @@ std::vector<SinkConfig> parseSinks(const Value& value)
                                                           {"syslog", parseSyslogSink},
                                                           {"unix", parseUnixSink},
                                                           {"file", parseFileSink},
-                                                          {"mqtt", parseMqttSink}});
+                                                          {"mqtt", parseMqttSink},
+                                                          {"exec", parseExecSink}});
         SinkConfig sink{type->string(), parse(section), item.location()};
         if (const std::string* path = ownedPath(sink.settings)) {
             const auto [owner, inserted] = owners.emplace(std::pair(sink.type, *path), item.path());
@@ -1169,6 +1265,19 @@ std::vector<SinkConfig> parseSinks(const Value& value)
                 throw ConfigError(pathValue ? pathValue->location() : item.location(),
                                   item.path() + ".path: " + quoted(*path) + " is already used by " +
                                       owner->second);
+            }
+        }
+        // A sink's cursor is named after its command: two exec sinks must not share one.
+        if (const auto* exec = std::get_if<ExecSinkConfig>(&sink.settings)) {
+            std::string key;
+            for (const std::string& argument : exec->command) {
+                key.append(argument).push_back('\0');
+            }
+            const auto [owner, inserted] = owners.emplace(std::pair(sink.type, key), item.path());
+            if (!inserted) {
+                throw ConfigError(section.get("command")->location(),
+                                  item.path() + ".command: the same command as " + owner->second +
+                                      "; each exec sink keeps its place under its command");
             }
         }
         sinks.push_back(std::move(sink));

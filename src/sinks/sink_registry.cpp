@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "config/config_error.hpp"
+#include "sinks/exec_sink.hpp"
 #include "sinks/file_sink.hpp"
 #include "sinks/journal_sink.hpp"
 #include "sinks/mqtt_sink.hpp"
@@ -53,9 +54,16 @@ std::unique_ptr<Sink> createMqttSink(const config::SinkConfig& config, event::Ev
     return std::make_unique<MqttSink>(std::get<config::MqttSinkConfig>(config.settings), loop);
 }
 
+std::unique_ptr<Sink> createExecSink(const config::SinkConfig& config, event::EventLoop& loop,
+                                     SinkHost& host)
+{
+    return std::make_unique<ExecSink>(std::get<config::ExecSinkConfig>(config.settings), loop,
+                                      host);
+}
+
 constexpr SinkDescriptor descriptors[] = {
-    {"file", createFileSink},     {"journal", createJournalSink}, {"mqtt", createMqttSink},
-    {"syslog", createSyslogSink}, {"unix", createUnixSink},
+    {"exec", createExecSink}, {"file", createFileSink},     {"journal", createJournalSink},
+    {"mqtt", createMqttSink}, {"syslog", createSyslogSink}, {"unix", createUnixSink},
 };
 
 const SinkDescriptor* find(std::string_view type) noexcept

@@ -597,7 +597,7 @@ TEST_CASE("sink list and types")
     CHECK(errorWith("sinks:\n  - type: file\n  - path: /x\n") ==
           "test.yaml:5:5: sinks[1].type is required");
     CHECK(errorWith("sinks:\n  - type: kafka\n") ==
-          "test.yaml:4:11: sinks[0].type: expected one of journal, syslog, unix, file, mqtt, "
+          "test.yaml:4:11: sinks[0].type: expected one of journal, syslog, unix, file, mqtt, exec, "
           "got 'kafka'");
     CHECK(errorWith("sinks:\n  - type: file\n    mode: '0600'\n") ==
           "test.yaml:5:5: unknown key 'mode' in 'sinks[0]'");
@@ -823,4 +823,79 @@ sinks:
           "test.yaml:4:23: sinks[0].tls: needs an mqtts:// url");
     CHECK(errorWith("sinks:\n  - {type: mqtt, password_file: /p}\n") ==
           "test.yaml:4:33: sinks[0].password_file: needs a username as well");
+}
+
+TEST_CASE("exec sink settings")
+{
+    const Config defaults = parseWith("sinks:\n  - {type: exec, command: [on-push]}\n");
+    const auto& each = std::get<ExecSinkConfig>(defaults.sinks.at(0).settings);
+    CHECK(each.command == std::vector<std::string>{"on-push"});
+    CHECK(each.mode == ExecSinkConfig::Mode::Each);
+    CHECK(each.input == ExecSinkConfig::Input::Jsonl);
+    CHECK(each.concurrency == 1);
+    CHECK(each.timeout == 30s);
+    CHECK(each.retry == 3);
+    CHECK(each.environment.empty());
+
+    const Config set = parseWith("sinks:\n"
+                                 "  - type: exec\n"
+                                 "    command: [/usr/local/bin/on-push, --quiet, '$HOME']\n"
+                                 "    input: raw\n"
+                                 "    concurrency: 4\n"
+                                 "    timeout: 0s\n"
+                                 "    retry: 0\n"
+                                 "    environment: {A: '1', B_2: x y}\n"
+                                 "  - {type: exec, command: [/bin/cat], mode: stream}\n");
+    const auto& custom = std::get<ExecSinkConfig>(set.sinks.at(0).settings);
+    CHECK(custom.command == std::vector<std::string>{"/usr/local/bin/on-push", "--quiet", "$HOME"});
+    CHECK(custom.input == ExecSinkConfig::Input::Raw);
+    CHECK(custom.concurrency == 4);
+    CHECK(custom.timeout == 0s);
+    CHECK(custom.retry == 0);
+    CHECK(custom.environment ==
+          std::vector<std::pair<std::string, std::string>>{{"A", "1"}, {"B_2", "x y"}});
+    CHECK(std::get<ExecSinkConfig>(set.sinks.at(1).settings).mode == ExecSinkConfig::Mode::Stream);
+
+    CHECK(errorWith("sinks:\n  - {type: exec}\n") == "test.yaml:4:5: sinks[0].command is required");
+    CHECK(errorWith("sinks:\n  - {type: exec, command: []}\n") ==
+          "test.yaml:4:27: sinks[0].command: must list the program and its arguments, such as "
+          "[/usr/local/bin/on-push]");
+    CHECK(errorWith("sinks:\n  - {type: exec, command: /bin/true}\n") ==
+          "test.yaml:4:27: sinks[0].command: expected a list, got '/bin/true'");
+    CHECK(errorWith("sinks:\n  - {type: exec, command: [bin/on-push]}\n") ==
+          "test.yaml:4:28: sinks[0].command[0]: must be an absolute path or a name looked up in "
+          "PATH, got 'bin/on-push'");
+    CHECK(errorWith("sinks:\n  - {type: exec, command: [/bin/x, [a]]}\n") ==
+          "test.yaml:4:36: sinks[0].command[1]: expected a string, got a list");
+    CHECK(errorWith("sinks:\n  - {type: exec, command: [x], mode: batch}\n") ==
+          "test.yaml:4:38: sinks[0].mode: expected one of each, stream, got 'batch'");
+    CHECK(errorWith("sinks:\n  - {type: exec, command: [x], input: json}\n") ==
+          "test.yaml:4:39: sinks[0].input: expected one of jsonl, raw, none, got 'json'");
+    CHECK(errorWith("sinks:\n  - {type: exec, command: [x], mode: stream, input: none}\n") ==
+          "test.yaml:4:53: sinks[0].input: mode: stream feeds records to the command's stdin: "
+          "jsonl or raw");
+    CHECK(errorWith("sinks:\n  - {type: exec, command: [x], concurrency: 0}\n") ==
+          "test.yaml:4:45: sinks[0].concurrency: must be between 1 and 256, got '0'");
+    CHECK(errorWith("sinks:\n  - {type: exec, command: [x], retry: 101}\n") ==
+          "test.yaml:4:39: sinks[0].retry: must be between 0 and 100, got '101'");
+    CHECK(errorWith("sinks:\n  - {type: exec, command: [x], timeout: soon}\n") ==
+          "test.yaml:4:41: sinks[0].timeout: expected a duration such as 30s, got 'soon'");
+    CHECK(errorWith("sinks:\n  - {type: exec, command: [x], mode: stream, timeout: 5s}\n") ==
+          "test.yaml:4:55: sinks[0].timeout: applies to mode: each only (a stream command is "
+          "restarted whenever it exits)");
+    CHECK(errorWith("sinks:\n  - {type: exec, command: [x], environment: {WSPUSH_SEQ: '1'}}\n") ==
+          "test.yaml:4:46: sinks[0].environment: 'WSPUSH_SEQ' is set by the daemon; WSPUSH_* names "
+          "are reserved");
+    CHECK(errorWith("sinks:\n  - {type: exec, command: [x], environment: {'A=B': '1'}}\n") ==
+          "test.yaml:4:46: sinks[0].environment: invalid variable name 'A=B'");
+    CHECK(errorWith("sinks:\n  - {type: exec, command: [x], environment: [A]}\n") ==
+          "test.yaml:4:45: sinks[0].environment: expected a mapping, got a list");
+    CHECK(errorWith("sinks:\n  - {type: exec, command: [x], shell: true}\n") ==
+          "test.yaml:4:32: unknown key 'shell' in 'sinks[0]'");
+    CHECK(errorWith("sinks:\n  - {type: exec, command: [x, 'a b']}\n"
+                    "  - {type: exec, command: [x, 'a b'], mode: stream}\n") ==
+          "test.yaml:5:27: sinks[1].command: the same command as sinks[0]; each exec sink keeps "
+          "its place under its command");
+    CHECK(errorWith("sinks:\n  - {type: exec, command: [x, a, b]}\n"
+                    "  - {type: exec, command: [x, 'a b']}\n") == "no error");
 }
