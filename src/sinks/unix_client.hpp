@@ -77,6 +77,8 @@ public:
 
     std::uint64_t forwarded() const noexcept { return forwarded_; }
     std::uint64_t dropped() const noexcept { return dropped_; }
+    // Live records queued for this client, counted against max_queue.
+    std::size_t queuedBytes() const noexcept { return queuedBytes_; }
 
 private:
     struct Item

@@ -625,9 +625,11 @@ void UnixSink::onUpstreamGap(std::int64_t expected, std::int64_t got) noexcept
 SinkCounters UnixSink::counters() const noexcept
 {
     SinkCounters total = closedClients_;
+    total.queuedBytes = 0; // a gauge: only the clients here now
     for (const auto& [id, client] : clients_) {
         total.forwarded += client->forwarded();
         total.dropped += client->dropped();
+        total.queuedBytes += client->queuedBytes();
     }
     return total;
 }
