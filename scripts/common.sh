@@ -9,7 +9,7 @@ build_dir="$repo_root/build"
 base_packages=(
     g++ meson ninja-build pkg-config cmake
     libwebsockets-dev libjsoncpp-dev libsystemd-dev libyaml-cpp-dev doctest-dev libssl-dev
-    zlib1g-dev libmosquitto-dev
+    zlib1g-dev libmosquitto-dev libhiredis-dev
     python3 openssl systemd tinyproxy iproute2 python3-websockets
 )
 # What only scripts/test adds: Debian's prometheus package, whose promtool checks the metrics
@@ -18,8 +18,9 @@ base_packages=(
 # `systemctl disable --now prometheus` if that is not wanted.
 # dbus-daemon runs the private bus with a stand-in logind in test_liveness. mosquitto and
 # mosquitto-clients: test_mqtt_sink starts its own broker on a free loopback port and
-# subscribes with mosquitto_sub (the package's own mosquitto.service is left alone).
-test_packages=(prometheus dbus-daemon mosquitto mosquitto-clients)
+# subscribes with mosquitto_sub; test_redis_sink starts its own redis-server (the packages'
+# own mosquitto.service and redis-server.service are left alone).
+test_packages=(prometheus dbus-daemon mosquitto mosquitto-clients redis-server)
 # What scripts/fuzz adds (scripts/test runs it): clang with libFuzzer and the sanitizer
 # runtimes, and llvm-symbolizer for readable reports. The demo needs none of it, and
 # scripts/test --sanitize builds with g++, whose ASan and UBSan come with it.

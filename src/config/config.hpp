@@ -216,8 +216,25 @@ struct ExecSinkConfig
     bool operator==(const ExecSinkConfig&) const = default;
 };
 
+// Appends each record to a Redis stream (hiredis): XADD with MAXLEN ~.
+struct RedisSinkConfig
+{
+    std::string url = "redis://127.0.0.1:6379/0"; // as written, for the sink's name
+    std::string host = "127.0.0.1";               // redis://; [] taken off an IPv6 address
+    unsigned port = 6379;
+    unsigned db = 0;
+    std::string unixPath; // unix:/path; then host and port are unused
+    std::string stream = "wspush";
+    std::size_t maxLen = 100000; // MAXLEN ~; 0: no trimming
+    std::string passwordFile;    // AUTH with its content, read at every connect
+    // The daemon's reconnect settings, copied in by the loader.
+    ReconnectConfig reconnect;
+
+    bool operator==(const RedisSinkConfig&) const = default;
+};
+
 using SinkSettings = std::variant<JournalSinkConfig, SyslogSinkConfig, UnixSinkConfig,
-                                  FileSinkConfig, MqttSinkConfig, ExecSinkConfig>;
+                                  FileSinkConfig, MqttSinkConfig, RedisSinkConfig, ExecSinkConfig>;
 
 struct SinkConfig
 {

@@ -1227,6 +1227,79 @@ SinkSettings parseExecSink(const Section& section)
     return sink;
 }
 
+// redis://host[:port][/db] or unix:/path[?db=N].
+void parseRedisUrl(const Value& value, RedisSinkConfig& sink)
+{
+    sink.url = value.string();
+    std::string_view rest = sink.url;
+    const auto parseDb = [&value, &sink](std::string_view text) {
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), sink.db);
+        if (!isDigits(text) || error != std::errc() || sink.db > 1000) {
+            value.fail("the database must be a number from 0 to 1000, got " + quoted(text));
+        }
+    };
+    if (rest.starts_with("unix:")) {
+        rest.remove_prefix(5);
+        if (const auto query = rest.find("?db="); query != std::string_view::npos) {
+            parseDb(rest.substr(query + 4));
+            rest = rest.substr(0, query);
+        }
+        if (!rest.starts_with('/') || rest.size() >= sizeof(sockaddr_un::sun_path)) {
+            value.fail("expected unix:/absolute/path[?db=N], got " + quoted(sink.url));
+        }
+        sink.unixPath = std::string(rest);
+        return;
+    }
+    if (!rest.starts_with("redis://")) {
+        value.fail("must be a redis:// URL or unix:/path, got " + quoted(sink.url));
+    }
+    rest.remove_prefix(8);
+    if (rest.find('@') != std::string_view::npos) {
+        value.fail("the password goes in password_file, not in the URL");
+    }
+    if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+        if (slash + 1 < rest.size()) {
+            parseDb(rest.substr(slash + 1));
+        }
+        rest = rest.substr(0, slash);
+    }
+    if (!isHostPort(rest, false)) {
+        value.fail("expected redis://HOST[:PORT][/DB], got " + quoted(sink.url));
+    }
+    std::string_view host = rest;
+    if (rest.starts_with('[')) {
+        host = rest.substr(1, rest.find(']') - 1);
+        rest.remove_prefix(host.size() + 2);
+    } else {
+        host = rest.substr(0, rest.find(':'));
+        rest.remove_prefix(host.size());
+    }
+    sink.host = std::string(host);
+    if (rest.starts_with(':')) {
+        rest.remove_prefix(1);
+        std::from_chars(rest.data(), rest.data() + rest.size(), sink.port);
+    }
+}
+
+SinkSettings parseRedisSink(const Section& section)
+{
+    section.allowOnly({"type", "url", "stream", "max_len", "password_file"});
+    RedisSinkConfig sink;
+    if (auto v = section.get("url")) {
+        parseRedisUrl(*v, sink);
+    }
+    if (auto v = section.get("stream")) {
+        sink.stream = v->nonEmptyString();
+    }
+    if (auto v = section.get("max_len")) {
+        sink.maxLen = v->integer(0, std::uint64_t{1} << 40);
+    }
+    if (auto v = section.get("password_file")) {
+        sink.passwordFile = v->absolutePathOrEmpty();
+    }
+    return sink;
+}
+
 using SinkParser = SinkSettings (*)(const Section&);
 
 // The path a sink owns, when it owns one: two sinks writing or binding it would collide.
@@ -1256,6 +1329,7 @@ std::vector<SinkConfig> parseSinks(const Value& value)
                                                           {"unix", parseUnixSink},
                                                           {"file", parseFileSink},
                                                           {"mqtt", parseMqttSink},
+                                                          {"redis", parseRedisSink},
                                                           {"exec", parseExecSink}});
         SinkConfig sink{type->string(), parse(section), item.location()};
         if (const std::string* path = ownedPath(sink.settings)) {
@@ -1415,6 +1489,9 @@ Config parseConfig(const std::string& text, const std::string& path)
     for (SinkConfig& sink : config.sinks) {
         if (auto* mqtt = std::get_if<MqttSinkConfig>(&sink.settings)) {
             mqtt->reconnect = config.reconnect;
+        }
+        if (auto* redis = std::get_if<RedisSinkConfig>(&sink.settings)) {
+            redis->reconnect = config.reconnect;
         }
     }
     return config;

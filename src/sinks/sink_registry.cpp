@@ -8,6 +8,7 @@
 #include "sinks/file_sink.hpp"
 #include "sinks/journal_sink.hpp"
 #include "sinks/mqtt_sink.hpp"
+#include "sinks/redis_sink.hpp"
 #include "sinks/syslog_sink.hpp"
 #include "sinks/unix_sink.hpp"
 
@@ -61,9 +62,16 @@ std::unique_ptr<Sink> createExecSink(const config::SinkConfig& config, event::Ev
                                       host);
 }
 
+std::unique_ptr<Sink> createRedisSink(const config::SinkConfig& config, event::EventLoop& loop,
+                                      SinkHost&)
+{
+    return std::make_unique<RedisSink>(std::get<config::RedisSinkConfig>(config.settings), loop);
+}
+
 constexpr SinkDescriptor descriptors[] = {
-    {"exec", createExecSink}, {"file", createFileSink},     {"journal", createJournalSink},
-    {"mqtt", createMqttSink}, {"syslog", createSyslogSink}, {"unix", createUnixSink},
+    {"exec", createExecSink}, {"file", createFileSink},   {"journal", createJournalSink},
+    {"mqtt", createMqttSink}, {"redis", createRedisSink}, {"syslog", createSyslogSink},
+    {"unix", createUnixSink},
 };
 
 const SinkDescriptor* find(std::string_view type) noexcept

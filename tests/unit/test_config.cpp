@@ -597,8 +597,8 @@ TEST_CASE("sink list and types")
     CHECK(errorWith("sinks:\n  - type: file\n  - path: /x\n") ==
           "test.yaml:5:5: sinks[1].type is required");
     CHECK(errorWith("sinks:\n  - type: kafka\n") ==
-          "test.yaml:4:11: sinks[0].type: expected one of journal, syslog, unix, file, mqtt, exec, "
-          "got 'kafka'");
+          "test.yaml:4:11: sinks[0].type: expected one of journal, syslog, unix, file, mqtt, "
+          "redis, exec, got 'kafka'");
     CHECK(errorWith("sinks:\n  - type: file\n    mode: '0600'\n") ==
           "test.yaml:5:5: unknown key 'mode' in 'sinks[0]'");
     CHECK(errorWith("sinks:\n  - type: file\n    type: file\n") ==
@@ -898,4 +898,48 @@ TEST_CASE("exec sink settings")
           "its place under its command");
     CHECK(errorWith("sinks:\n  - {type: exec, command: [x, a, b]}\n"
                     "  - {type: exec, command: [x, 'a b']}\n") == "no error");
+}
+
+TEST_CASE("redis sink settings")
+{
+    const Config defaults = parseWith("sinks:\n  - type: redis\n");
+    const auto& plain = std::get<RedisSinkConfig>(defaults.sinks.at(0).settings);
+    CHECK(plain.host == "127.0.0.1");
+    CHECK(plain.port == 6379);
+    CHECK(plain.db == 0);
+    CHECK(plain.unixPath.empty());
+    CHECK(plain.stream == "wspush");
+    CHECK(plain.maxLen == 100000);
+
+    const Config config = parseWith(R"(reconnect:
+  max_delay: 5s
+sinks:
+  - type: redis
+    url: redis://[::1]:6380/4
+    stream: pushed
+    max_len: 0
+    password_file: /etc/wspushd/redis-password
+  - type: redis
+    url: unix:/run/redis/redis.sock?db=2
+)");
+    const auto& tcp = std::get<RedisSinkConfig>(config.sinks.at(0).settings);
+    CHECK(tcp.host == "::1");
+    CHECK(tcp.port == 6380);
+    CHECK(tcp.db == 4);
+    CHECK(tcp.stream == "pushed");
+    CHECK(tcp.maxLen == 0);
+    CHECK(tcp.passwordFile == "/etc/wspushd/redis-password");
+    CHECK(tcp.reconnect.maxDelay == 5s);
+    const auto& local = std::get<RedisSinkConfig>(config.sinks.at(1).settings);
+    CHECK(local.unixPath == "/run/redis/redis.sock");
+    CHECK(local.db == 2);
+
+    CHECK(errorWith("sinks:\n  - {type: redis, url: 'http://x'}\n") ==
+          "test.yaml:4:24: sinks[0].url: must be a redis:// URL or unix:/path, got 'http://x'");
+    CHECK(errorWith("sinks:\n  - {type: redis, url: 'redis://x/db'}\n") ==
+          "test.yaml:4:24: sinks[0].url: the database must be a number from 0 to 1000, got 'db'");
+    CHECK(errorWith("sinks:\n  - {type: redis, url: 'unix:relative'}\n") ==
+          "test.yaml:4:24: sinks[0].url: expected unix:/absolute/path[?db=N], got 'unix:relative'");
+    CHECK(errorWith("sinks:\n  - {type: redis, stream: ''}\n") ==
+          "test.yaml:4:27: sinks[0].stream: must not be empty");
 }
