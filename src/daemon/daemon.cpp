@@ -58,7 +58,7 @@ Daemon::Daemon(std::string configPath, config::Config config)
 int Daemon::run()
 {
     log::notice("wspushd starting: " + client_.displayUrl() + ", " + std::to_string(sinks_.size()) +
-                " sink(s)");
+                " sink(s); " + storeText());
     // Ready once the config is loaded and the sinks are open, before the server answers.
     notifier_.ready("connecting to " + client_.displayUrl());
     client_.start();
