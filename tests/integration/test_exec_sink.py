@@ -93,7 +93,10 @@ printf '%s %s %s %s %s\\n' "$WSPUSH_SEQ" "$WSPUSH_TS" "$WSPUSH_EPOCH" "$EXTRA" "
     >> {self.out}
 echo "hello from $WSPUSH_SEQ"
 echo "complaint from $WSPUSH_SEQ" >&2
-grep -E '^Sig(Blk|Ign):' /proc/$$/status > {self.workdir}/signals
+# What a program the command starts has (the shell itself blocks signals around a fork).
+if [ "$WSPUSH_SEQ" = 1 ]; then
+    exec grep -E '^Sig(Blk|Ign):' /proc/self/status > {self.workdir}/signals
+fi
 exec ls -l /proc/self/fd > {self.workdir}/fds.$WSPUSH_SEQ
 """)
         server, daemon = self.start(
