@@ -18,6 +18,7 @@
 #include <json/writer.h>
 
 #include "record/timestamp.hpp"
+#include "store/checksum_line.hpp"
 #include "store/reader.hpp"
 #include "system/errno_error.hpp"
 #include "system/log.hpp"
@@ -102,28 +103,6 @@ int replaceFile(int directory, const char* name, std::string_view content, bool 
     return 0;
 }
 
-// A checksum line after the content, so that a damaged file is told from a sound one.
-std::string withChecksum(const std::string& content)
-{
-    char line[32];
-    std::snprintf(line, sizeof line, "crc32 %08lx\n",
-                  crc32(0, reinterpret_cast<const Bytef*>(content.data()),
-                        static_cast<uInt>(content.size())));
-    return content + line;
-}
-
-std::optional<std::string> withoutChecksum(const std::string& file)
-{
-    constexpr std::size_t lineSize = 15; // "crc32 xxxxxxxx\n"
-    if (file.size() < lineSize)
-        return std::nullopt;
-    const std::size_t lineStart = file.size() - lineSize;
-    std::string content = file.substr(0, lineStart);
-    if (withChecksum(content) != file)
-        return std::nullopt;
-    return content;
-}
-
 // A name for a damaged segment's copy that no earlier one has: NAME.seg.damaged, then
 // NAME.seg.2.damaged and so on.
 std::string asideName(const std::string& path)
@@ -147,6 +126,15 @@ Store::Store(const config::StoreConfig& config, event::EventLoop& loop, record::
     loadEpoch();
     recoverSegments();
     loadCursors();
+    // Records that were in the store once and are not now (a torn or damaged tail): their
+    // seqs are not issued again, since a sink may have seen them.
+    if (!segments_.empty() && segments_.back().last + 1 < nextSeq_) {
+        log::warning("store " + config_.path + ": records " +
+                     std::to_string(segments_.back().last + 1) + " to " +
+                     std::to_string(nextSeq_ - 1) +
+                     " are no longer in it; their seqs are not issued again");
+        noteHole(segments_.back().last + 1, nextSeq_ - 1);
+    }
     syncTimer_.schedule(
         std::chrono::duration_cast<std::chrono::microseconds>(config_.syncInterval));
 }
@@ -393,7 +381,21 @@ void Store::skipTo(std::uint64_t next) noexcept
     // Records in memory are consecutive: a jump can only come before the first.
     if (next <= nextSeq_ || !memory_.empty())
         return;
+    noteHole(nextSeq_, next - 1);
     nextSeq_ = next;
+}
+
+// Kept with the cursors, so that --verify-store tells a hole the daemon made knowingly
+// from a segment gone missing.
+void Store::noteHole(std::uint64_t from, std::uint64_t to) noexcept
+{
+    try {
+        std::string& holes = values_[std::string(holesKey)];
+        holes += (holes.empty() ? "" : ",") + std::to_string(from) + "-" + std::to_string(to);
+        cursorsChanged_ = true;
+        saveCursors();
+    } catch (const std::bad_alloc&) {
+    }
 }
 
 void Store::startSegment(std::uint64_t firstSeq) noexcept

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.hpp"
@@ -52,6 +53,8 @@ public:
     // Issues no seq below `next` from now on: a sink holds records up to next - 1 that the
     // store lost. Only at start, before the first append().
     void skipTo(std::uint64_t next) noexcept;
+    // The value listing the seqs the store skipped knowingly: "FROM-TO,FROM-TO".
+    static constexpr std::string_view holesKey = "store.holes";
     // Writes what append() took since the last commit, then syncs with sync: always.
     void commit() noexcept;
     // Syncs the data and saves the cursors now (stop, sleep).
@@ -80,6 +83,7 @@ private:
     void recoverSegments();
     void loadCursors();
     void saveCursors() noexcept;
+    void noteHole(std::uint64_t from, std::uint64_t to) noexcept;
     bool writePending() noexcept;
     // After a write() that failed with `error` once `written` bytes of pending_ were written.
     bool writeFailed(int error, std::size_t written) noexcept;

@@ -2,12 +2,59 @@
 #include "store/verify.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <vector>
 
+#include <json/reader.h>
+
+#include "store/checksum_line.hpp"
 #include "store/segment.hpp"
+#include "store/store.hpp"
 
 namespace wspush::store {
+
+namespace {
+
+using Hole = std::pair<std::uint64_t, std::uint64_t>;
+
+// The seqs the daemon skipped knowingly, as its cursors file lists them: no damage.
+std::vector<Hole> knownHoles(const std::string& path)
+{
+    std::ifstream file(path + "/cursors");
+    std::stringstream text;
+    text << file.rdbuf();
+    const auto content = withoutChecksum(text.str());
+    Json::Value root;
+    std::istringstream json(content.value_or(""));
+    std::string errors;
+    std::vector<Hole> holes;
+    if (!content || !Json::parseFromStream(Json::CharReaderBuilder(), json, &root, &errors) ||
+        !root.isObject() || !root["values"][std::string(Store::holesKey)].isString())
+        return holes;
+    std::istringstream list(root["values"][std::string(Store::holesKey)].asString());
+    for (std::string range; std::getline(list, range, ',');) {
+        Hole hole;
+        const auto dash = range.find('-');
+        if (dash == std::string::npos ||
+            std::from_chars(range.data(), range.data() + dash, hole.first).ec != std::errc() ||
+            std::from_chars(range.data() + dash + 1, range.data() + range.size(), hole.second).ec !=
+                std::errc())
+            continue;
+        holes.push_back(hole);
+    }
+    return holes;
+}
+
+bool isKnown(const std::vector<Hole>& holes, std::uint64_t from, std::uint64_t to)
+{
+    return std::any_of(holes.begin(), holes.end(),
+                       [&](const Hole& hole) { return hole.first <= from && to <= hole.second; });
+}
+
+} // namespace
 
 bool verifyStore(const std::string& path, std::FILE* out)
 {
@@ -31,6 +78,7 @@ bool verifyStore(const std::string& path, std::FILE* out)
         sound = false;
     }
 
+    const std::vector<Hole> holes = knownHoles(path);
     std::uint64_t last = 0;
     std::uint64_t records = 0;
     for (const auto& [first, name] : segments) {
@@ -60,10 +108,14 @@ bool verifyStore(const std::string& path, std::FILE* out)
             sound = false;
         }
         if (last != 0 && scan.records != 0 && scan.info.first != last + 1) {
-            std::fprintf(out, ", MISSING: records %llu to %llu before it",
+            const bool known = isKnown(holes, last + 1, scan.info.first - 1);
+            std::fprintf(out,
+                         known ? ", records %llu to %llu skipped (lost before a restart, "
+                                 "logged then)"
+                               : ", MISSING: records %llu to %llu before it",
                          static_cast<unsigned long long>(last + 1),
                          static_cast<unsigned long long>(scan.info.first - 1));
-            sound = false;
+            sound = sound && known;
         }
         std::fputc('\n', out);
         if (scan.records != 0)

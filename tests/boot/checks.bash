@@ -1123,6 +1123,7 @@ run_checks() {
     check_journal_sink
     check_reload
     check_sandbox
+    check_liveness_watch
     check_metrics
     check_template_instance
     check_watchdog_healthy
@@ -1143,6 +1144,34 @@ run_checks() {
 }
 
 # Metrics (issue 16): the running service, sandbox and all, serves GET /metrics on a
+# Liveness (issue 14): under the real systemd-logind, a restarted service subscribes to
+# PrepareForSleep on the system bus and opens its rtnetlink socket, the sandbox allowing
+# both (AF_UNIX for the bus, AF_NETLINK), with no "cannot watch" line.
+check_liveness_watch() {
+    local logind
+    logind=$(in_container systemctl is-active systemd-logind 2>&1) || {
+        in_container systemctl start systemd-logind >/dev/null 2>&1
+        logind=$(in_container systemctl is-active systemd-logind 2>&1)
+    }
+    journal_mark
+    if ! in_container systemctl restart "$unit" >/dev/null 2>&1; then
+        fail liveness-watch "systemctl restart $unit failed"
+        return
+    fi
+    # The watchdog checks after this one watch the new process.
+    service_started_at=$SECONDS
+    service_pid=$(unit_property "$unit" MainPID)
+    if ! wait_until 10 journal_shows "watching logind's PrepareForSleep on the system bus"; then
+        fail liveness-watch "logind $logind; no subscription in 10 s: $(journal_since | grep -i "watch\|bus" | head -3)"
+        return
+    fi
+    if journal_since | grep -q "cannot watch"; then
+        fail liveness-watch "$(journal_since | grep "cannot watch" | head -2)"
+        return
+    fi
+    pass liveness-watch "logind $logind; subscribed to PrepareForSleep, rtnetlink open"
+}
+
 # loopback port (a TCP listener needs no drop-in: the unit allows AF_INET/AF_INET6 for the
 # connection already) and writes its textfile in its StateDirectory. The scrape agrees with
 # the status, the process_* figures are read under ProcSubset=pid, and promtool (when the
