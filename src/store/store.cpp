@@ -391,7 +391,11 @@ void Store::noteHole(std::uint64_t from, std::uint64_t to) noexcept
 {
     try {
         std::string& holes = values_[std::string(holesKey)];
-        holes += (holes.empty() ? "" : ",") + std::to_string(from) + "-" + std::to_string(to);
+        if (!holes.empty())
+            holes += ',';
+        holes += std::to_string(from);
+        holes += '-';
+        holes += std::to_string(to);
         cursorsChanged_ = true;
         saveCursors();
     } catch (const std::bad_alloc&) {
