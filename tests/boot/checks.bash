@@ -1125,6 +1125,7 @@ run_checks() {
     check_sandbox
     check_liveness_watch
     check_metrics
+    check_mqtt_sink
     check_template_instance
     check_watchdog_healthy
     check_watchdog_restart
@@ -1237,4 +1238,76 @@ PY
     journal_mark
     in_container -t 30 systemctl reload "$unit" >/dev/null 2>&1 || true
     wait_until 10 journal_shows reloaded || true
+}
+
+# The mqtt sink (issue 15) under the real systemd and the unit's sandbox: a mosquitto on
+# the host's loopback (the container shares the host's network; a broker on another host
+# is the same AF_INET connection, see systemd/README.md), a reload adding an mqtt sink at
+# QoS 1, 50 records pushed: a mosquitto_sub on the host, subscribed before, gets all 50,
+# seq consecutive, each the record's line. Then the config is put back.
+check_mqtt_sink() {
+    local broker port broker_pid sub_pid why count=50
+    broker=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+    if [ ! -x "$broker" ] || ! command -v mosquitto_sub >/dev/null; then
+        skip mqtt-sink "no mosquitto and mosquitto_sub on the host (apt-get install mosquitto mosquitto-clients)"
+        return 0
+    fi
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # As root, mosquitto would become the user "mosquitto", who cannot write in $work.
+    printf '%s\n' "user root" "listener $port 127.0.0.1" "allow_anonymous true" \
+        "persistence false" "log_dest file $work/mosquitto.log" "log_type error" \
+        "log_type warning" "log_type notice" "log_type subscribe" >"$work/mosquitto.conf"
+    "$broker" -c "$work/mosquitto.conf" >"$work/mosquitto.out" 2>&1 &
+    broker_pid=$!
+    background_pids+=("$broker_pid")
+    if ! wait_until 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
+        fail mqtt-sink "mosquitto did not start: $(tail -n 3 "$work/mosquitto.log" "$work/mosquitto.out" 2>/dev/null | paste -sd'|')"
+        kill "$broker_pid" 2>/dev/null
+        return 0
+    fi
+    mosquitto_sub -h 127.0.0.1 -p "$port" -i boot-sub -q 1 -t wspush/boot -C "$count" -W 60 \
+        >"$work/mqtt.out" 2>"$work/mqtt.err" &
+    sub_pid=$!
+    background_pids+=("$sub_pid")
+    wait_until 10 grep -q ": boot-sub 1 wspush/boot$" "$work/mosquitto.log" || true
+    write_config "  - type: mqtt
+    url: mqtt://127.0.0.1:$port
+    topic: wspush/boot
+    qos: 1
+    client_id: wspushd-boot"
+    journal_mark
+    in_container -t 30 systemctl reload "$unit" >/dev/null 2>&1 || true
+    if ! wait_until 10 journal_shows "mqtt mqtt://127.0.0.1:$port wspush/boot: connected"; then
+        fail mqtt-sink "no \"mqtt mqtt://127.0.0.1:$port wspush/boot: connected\" in the journal: $(
+            journal_since | tail -n 3 | paste -sd'|')"
+    elif ! push "$count"; then
+        fail mqtt-sink "the server did not push $count messages"
+    elif ! wait_gone "$sub_pid" 30; then
+        fail mqtt-sink "mosquitto_sub got $(wc -l <"$work/mqtt.out") of $count in 30 s"
+    elif ! why=$(python3 - "$count" "$work/mqtt.out" 2>&1 <<'PY'
+import json, sys
+count, path = int(sys.argv[1]), sys.argv[2]
+lines = open(path).read().splitlines()
+if len(lines) != count:
+    print(f"{len(lines)} messages, not {count}")
+    sys.exit(1)
+seqs = [json.loads(line)["seq"] for line in lines]
+if seqs != list(range(seqs[0], seqs[0] + count)):
+    print(f"seqs not consecutive: {seqs[:5]}...{seqs[-5:]}")
+    sys.exit(1)
+print(f"seq {seqs[0]}..{seqs[-1]}")
+PY
+    ); then
+        fail mqtt-sink "$why"
+    else
+        echo "  $count records to mosquitto at QoS 1 from the sandboxed service: $why"
+        pass mqtt-sink
+    fi
+    pid_alive "$sub_pid" && kill "$sub_pid"
+    write_config
+    journal_mark
+    in_container -t 30 systemctl reload "$unit" >/dev/null 2>&1 || true
+    wait_until 10 journal_shows reloaded || true
+    kill "$broker_pid" 2>/dev/null
+    wait_gone "$broker_pid" 5 || true
 }
