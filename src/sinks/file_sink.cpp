@@ -93,9 +93,13 @@ void FileSink::readLastLine() noexcept
     }
 }
 
+// max_queue is for a file that cannot be written; while it can, a write's worth is enough
+// to keep it busy, and a sink catching up on a backlog holds no more than that in memory.
 bool FileSink::wantsMore() const noexcept
 {
-    return pending_.size() - pendingOffset_ < config_.maxQueue;
+    const std::size_t limit =
+        outage_.ongoing() ? config_.maxQueue : std::min(config_.maxQueue, maxWriteSize);
+    return pending_.size() - pendingOffset_ < limit;
 }
 
 bool FileSink::open() noexcept
