@@ -418,7 +418,7 @@ class RedisBaseline:
 def go_round(setups, counts, runs, seconds=None):
     """`runs` rounds over the setups, `counts[label]` records in each one's first run; with
     `seconds`, later runs are sized to take about that long at the rate just measured (at
-    least 100 records, at most 20 times the first run). Returns the medians."""
+    least 100 records, at most 100 times the first run). Returns the medians."""
     results = {setup.label: [] for setup in setups}
     used = {setup.label: [] for setup in setups}
     for _ in range(runs):
@@ -426,7 +426,7 @@ def go_round(setups, counts, runs, seconds=None):
             label = setup.label
             count = counts[label]
             if used[label] and seconds:
-                count = int(min(max(results[label][-1]["rate"] * seconds, 100), 20 * count))
+                count = int(min(max(results[label][-1]["rate"] * seconds, 100), 100 * count))
             used[label].append(count)
             results[label].append(setup.measure(count))
     return {label: dict({key: statistics.median(run[key] for run in values)
