@@ -256,6 +256,9 @@ void Daemon::feedSinks() noexcept
     for (auto& feed : sinks_) {
         feed->sink().flush();
         feed->keepPosition();
+        // A flush may make room at once (an MQTT broker at QoS 0 takes what was published
+        // as it is written): then there is no event to wait for.
+        more = more || feed->canTakeMore();
     }
     if (more && !catchUp_.isPending())
         catchUp_.schedule(std::chrono::microseconds(0));

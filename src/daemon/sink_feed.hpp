@@ -24,6 +24,8 @@ public:
 
     // Delivers a bounded batch; true when records are left for the next call.
     bool feed() noexcept;
+    // Records are waiting for it and it wants them now.
+    bool canTakeMore() const noexcept { return reader_->hasNext() && sink_->wantsMore(); }
     // After the sink's flush(): moves the cursor to what it handed on.
     void keepPosition() noexcept;
 
