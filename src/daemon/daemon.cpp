@@ -250,16 +250,24 @@ void Daemon::flushSinks() noexcept
 
 void Daemon::feedSinks() noexcept
 {
+    // A flush may make room at once (a file sink writes its batch, an MQTT broker at QoS 0
+    // takes what was published as it is written): then there is no event to wait for, so a
+    // sink catching up goes round a few times here, and a timer brings the next iteration.
+    constexpr int rounds = 8;
     bool more = false;
-    for (auto& feed : sinks_)
-        more = feed->feed() || more;
-    for (auto& feed : sinks_) {
-        feed->sink().flush();
-        feed->keepPosition();
-        // A flush may make room at once (an MQTT broker at QoS 0 takes what was published
-        // as it is written): then there is no event to wait for.
-        more = more || feed->canTakeMore();
+    for (int round = 0; round < rounds; ++round) {
+        more = false;
+        for (auto& feed : sinks_)
+            more = feed->feed() || more;
+        for (auto& feed : sinks_) {
+            feed->sink().flush();
+            more = more || feed->canTakeMore();
+        }
+        if (!more)
+            break;
     }
+    for (auto& feed : sinks_)
+        feed->keepPosition();
     if (more && !catchUp_.isPending())
         catchUp_.schedule(std::chrono::microseconds(0));
 }
