@@ -75,11 +75,12 @@ def wait_entries(identifier, count, timeout=harness.DEFAULT_WAIT, match=None):
 
 
 class Journal(harness.DaemonTestCase):
-    def start(self):
+    def start(self, extra=""):
         self.identifier = "wspush-test-" + uuid.uuid4().hex[:8]
         server = self.server()
         sinks = f"  - type: journal\n    identifier: {self.identifier}\n    max_queue: 1MiB\n"
-        daemon = self.daemon(harness.config_yaml(server.url(), self.sink, sinks_yaml=sinks))
+        daemon = self.daemon(harness.config_yaml(server.url(), self.sink, sinks_yaml=sinks,
+                                                 extra=extra))
         server.wait_for("connected ")
         return server, daemon
 
@@ -101,27 +102,29 @@ class Journal(harness.DaemonTestCase):
         self.assertEqual(len(entries(self.identifier, "WSPUSH_SEQ=2")), 1)
 
     def test_a_stopped_journald_never_stalls_the_daemon(self):
-        server, daemon = self.start()
+        # The store in memory holds 1 MiB (about 1,500 of these records), so that fewer
+        # entries reach journald than its rate limit (10,000 per 30 s) lets through.
+        server, daemon = self.start(extra="store:\n  max_size: 1MiB\n")
         journald = journald_pid()
         os.kill(journald, signal.SIGSTOP)
         try:
-            server.command("push 50000 200 0")
-            records = harness.wait_records(self.sink, 50000, timeout=60)
-            self.assertEqual([r["seq"] for r in records], list(range(1, 50001)))
+            server.command("push 10000 200 0")
+            records = harness.wait_records(self.sink, 10000, timeout=60)
+            self.assertEqual([r["seq"] for r in records], list(range(1, 10001)))
             daemon.log.wait_for_text("is not taking entries")
         finally:
             os.kill(journald, signal.SIGCONT)
         daemon.log.wait_for_text("journal: writing again", timeout=30)
-        # The in-memory store (16 MiB) holds what journald did not take, up to its size;
+        # The in-memory store (1 MiB) holds what journald did not take, up to its size;
         # the records it no longer held were skipped, logged and counted.
-        wait_entries(self.identifier, 1, timeout=30, match="WSPUSH_SEQ=50000")
+        wait_entries(self.identifier, 1, timeout=30, match="WSPUSH_SEQ=10000")
         daemon.log.drain()
         skipped = sum(int(to) - int(first) + 1 for first, to in
                       (re.search(r"journal: records (\d+) to (\d+) were no longer", line).groups()
                        for line in daemon.log.seen if "were no longer in the store" in line))
         self.assertGreater(skipped, 0)
-        found = wait_entries(self.identifier, 50000 - skipped, timeout=30)
-        self.assertEqual(len(found), 50000 - skipped)
+        found = wait_entries(self.identifier, 10000 - skipped, timeout=30)
+        self.assertEqual(len(found), 10000 - skipped)
         seqs = [int(e["WSPUSH_SEQ"]) for e in found]
         self.assertEqual(seqs, sorted(set(seqs)))
 
