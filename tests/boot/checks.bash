@@ -1144,7 +1144,6 @@ run_checks() {
     fi
 }
 
-# Metrics (issue 16): the running service, sandbox and all, serves GET /metrics on a
 # Liveness (issue 14): under the real systemd-logind, a restarted service subscribes to
 # PrepareForSleep on the system bus and opens its rtnetlink socket, the sandbox allowing
 # both (AF_UNIX for the bus, AF_NETLINK), with no "cannot watch" line.
@@ -1173,6 +1172,7 @@ check_liveness_watch() {
     pass liveness-watch "logind $logind; subscribed to PrepareForSleep, rtnetlink open"
 }
 
+# Metrics (issue 16): the running service, sandbox and all, serves GET /metrics on a
 # loopback port (a TCP listener needs no drop-in: the unit allows AF_INET/AF_INET6 for the
 # connection already) and writes its textfile in its StateDirectory. The scrape agrees with
 # the status, the process_* figures are read under ProcSubset=pid, and promtool (when the
