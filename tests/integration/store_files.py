@@ -125,3 +125,19 @@ class SinkFollower:
         harness.wait_until(lambda: records.extend(self.read_new()) or self.last_seq >= seq,
                            f"record {seq} in {self.path} (have {self.last_seq})", timeout)
         return records
+
+
+class StoreCaseMixin:
+    """What the store tests do with the bundled server and the daemon's unix socket
+    (`self.socket_path`)."""
+
+    def push(self, server, count, size=200):
+        server.command(f"push {count} {size} 0")
+        server.wait_for(f"pushed {count}", timeout=60)
+
+    def status(self):
+        reader = self.unix_reader(self.socket_path)
+        try:
+            return reader.status()
+        finally:
+            reader.close()

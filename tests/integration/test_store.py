@@ -10,7 +10,8 @@ import random
 import re
 
 import harness
-from store_files import read_segment, read_store, segment_paths, store_yaml, verify_store
+from store_files import (StoreCaseMixin, read_segment, read_store, segment_paths, store_yaml,
+                         verify_store)
 
 # 1 MiB of store: 128 KiB segments, so a few thousand records make several.
 SMALL_STORE = {"max_size": "1MiB"}
@@ -20,7 +21,7 @@ def seqs(records):
     return [record["seq"] for record in records]
 
 
-class StoreTestCase(harness.DaemonTestCase):
+class StoreTestCase(StoreCaseMixin, harness.DaemonTestCase):
     def setUp(self):
         super().setUp()
         self.store = os.path.join(self.workdir, "store")
@@ -40,17 +41,6 @@ class StoreTestCase(harness.DaemonTestCase):
         daemon = self.daemon(config_text)
         server.wait_for("connected ")
         return daemon
-
-    def push(self, server, count, size=200):
-        server.command(f"push {count} {size} 0")
-        server.wait_for(f"pushed {count}", timeout=60)
-
-    def status(self):
-        reader = self.unix_reader(self.socket_path)
-        try:
-            return reader.status()
-        finally:
-            reader.close()
 
     def fill(self, server, count, **settings):
         """Runs the daemon until `count` more records are in the sink; stops it. Returns

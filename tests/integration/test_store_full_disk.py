@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 import harness
-from store_files import read_store, store_yaml, verify_store
+from store_files import StoreCaseMixin, read_store, store_yaml, verify_store
 
 SKIP = 77  # meson's "skipped"
 
@@ -31,7 +31,7 @@ def mount_tmpfs(path, size):
     return None if done.returncode == 0 else (done.stderr.strip() or f"exit {done.returncode}")
 
 
-class FullFileSystem(harness.DaemonTestCase):
+class FullFileSystem(StoreCaseMixin, harness.DaemonTestCase):
     def setUp(self):
         super().setUp()
         self.mount = os.path.join(self.workdir, "fs")
@@ -56,17 +56,6 @@ class FullFileSystem(harness.DaemonTestCase):
         size = stat.f_bavail * stat.f_frsize - leave
         with open(self.filler, "wb") as filler:
             filler.write(b"\0" * size)
-
-    def push(self, server, count, size=200):
-        server.command(f"push {count} {size} 0")
-        server.wait_for(f"pushed {count}", timeout=60)
-
-    def status(self):
-        reader = self.unix_reader(self.socket_path)
-        try:
-            return reader.status()
-        finally:
-            reader.close()
 
     def assert_stored(self, records):
         stored = {record.seq: record for record in read_store(self.store)}
