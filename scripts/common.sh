@@ -9,7 +9,7 @@ build_dir="$repo_root/build"
 base_packages=(
     g++ meson ninja-build pkg-config cmake
     libwebsockets-dev libjsoncpp-dev libsystemd-dev libyaml-cpp-dev doctest-dev libssl-dev
-    zlib1g-dev libmosquitto-dev libhiredis-dev
+    zlib1g-dev libmosquitto-dev libhiredis-dev libhttp-parser-dev libc-ares-dev
     python3 openssl systemd tinyproxy iproute2 python3-websockets
 )
 # What only scripts/test adds: Debian's prometheus package, whose promtool checks the metrics
