@@ -5,7 +5,8 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir="$repo_root/build"
 
 # Debian 12 packages the build, the tests and the demo need: iproute2's ss shows the bytes a
-# test connection carried; python3-websockets runs the benchmark's Python peer.
+# test connection carried; python3-websockets runs the benchmark's Python peer and one of
+# test_interop's servers.
 base_packages=(
     g++ meson ninja-build pkg-config cmake
     libwebsockets-dev libjsoncpp-dev libsystemd-dev libyaml-cpp-dev doctest-dev libssl-dev
@@ -19,8 +20,9 @@ base_packages=(
 # dbus-daemon runs the private bus with a stand-in logind in test_liveness. mosquitto and
 # mosquitto-clients: test_mqtt_sink starts its own broker on a free loopback port and
 # subscribes with mosquitto_sub; test_redis_sink starts its own redis-server (the packages'
-# own mosquitto.service and redis-server.service are left alone).
-test_packages=(prometheus dbus-daemon mosquitto mosquitto-clients redis-server)
+# own mosquitto.service and redis-server.service are left alone). nodejs and node-ws: the
+# Node ws server test_interop runs the daemon against (python3-websockets is the other).
+test_packages=(prometheus dbus-daemon mosquitto mosquitto-clients redis-server nodejs node-ws)
 # What scripts/fuzz adds (scripts/test runs it): clang with libFuzzer and the sanitizer
 # runtimes, and llvm-symbolizer for readable reports. The demo needs none of it, and
 # scripts/test --sanitize builds with g++, whose ASan and UBSan come with it.
