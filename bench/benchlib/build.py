@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: MIT
-"""The benchmark's own optimised build."""
+"""The benchmark's own optimised build, the Go peer's build, and the peers' packages."""
 
 import os
 import subprocess
 import sys
 
 from .processes import BenchError
-from .setups import SOURCE_DIR
+from .setups import PEER_PACKAGES, PEERS, SOURCE_DIR, go_installed, go_peer_path
 
 BENCH_BUILD_DIR = os.path.join(SOURCE_DIR, "build-bench")
 TARGETS = ["src/daemon/wspushd", "src/testserver/wspush-testserver", "bench/discard_client",
@@ -23,8 +23,37 @@ def build(build_dir):
     command(["ninja", "-C", build_dir, "-j2", *TARGETS])
 
 
-def command(args):
-    result = subprocess.run(args, capture_output=True, text=True)
+def install_peer_packages():
+    """apt-get installs the Debian packages the peers need that are missing, with
+    scripts/common.sh's install_packages (as root; otherwise it names them, and the peers that
+    cannot run say n/a in the table)."""
+    packages = [package for kind in PEERS for package in PEER_PACKAGES[kind]]
+    helper = os.path.join(SOURCE_DIR, "scripts", "common.sh")
+    result = subprocess.run(["bash", "-c", 'source "$0" && install_packages "$@"', helper,
+                             *packages], stdout=sys.stderr)
+    if result.returncode != 0:
+        print("run: the peers' packages are not all installed; those peers say n/a",
+              file=sys.stderr)
+
+
+def build_go_peer(build_dir):
+    """go build of bench/peers/go into build_dir (setups.go_peer_path), when Go and
+    gorilla/websocket are installed. Offline: go.mod replaces the module with Debian's copy,
+    and nothing is fetched (GOPROXY=off); the build cache is in build_dir, so a second build
+    takes a second."""
+    if not go_installed():
+        return
+    output = go_peer_path(build_dir)
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    env = dict(os.environ, GO111MODULE="on", GOPROXY="off", GOFLAGS="-mod=readonly",
+               GOTOOLCHAIN="local", GOCACHE=os.path.join(build_dir, "bench", "peers", "go-cache"))
+    print(f"run: building the Go peer in {os.path.dirname(output)}", file=sys.stderr)
+    command(["go", "build", "-trimpath", "-o", output, "."],
+            cwd=os.path.join(SOURCE_DIR, "bench", "peers", "go"), env=env)
+
+
+def command(args, **kwargs):
+    result = subprocess.run(args, capture_output=True, text=True, **kwargs)
     if result.returncode != 0:
         sys.stderr.write(result.stdout[-4000:] + result.stderr[-4000:])
         raise BenchError(f"{' '.join(args[:3])} ... failed (status {result.returncode})")

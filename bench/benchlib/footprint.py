@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Footprint: wspushd connected and idle (file and unix sinks, no subscriber), sending a
-heartbeat every second that the server answers, next to the Python peer doing the same; both
-watched over the same window: CPU from /proc/PID/task/*/schedstat, RSS at its end."""
+heartbeat every second that the server answers, next to the peers doing the same (each with a
+server of its own); all watched over the same window: CPU from /proc/PID/task/*/schedstat,
+RSS at its end."""
 
 import time
 
@@ -17,9 +18,10 @@ def heartbeats(server):
     return key_values(server.wait_for("stats "))["heartbeats"]
 
 
-def run(tools, workdir, seconds, peer=True):
-    """Returns {"wspushd": figures, "python": figures}; figures: cpu_percent, rss_kib,
-    peak_rss_kib, private_kib (USS: pages no other process maps), pss_kib, heartbeats."""
+def run(tools, workdir, seconds, peers=()):
+    """`peers`: the peers watched too (setups.PEERS). Returns {"wspushd": figures, kind:
+    figures, ...}; figures: cpu_percent, rss_kib, peak_rss_kib, private_kib (USS: pages no
+    other process maps), pss_kib, heartbeats."""
     children = []
     try:
         watched = {}
@@ -31,15 +33,15 @@ def run(tools, workdir, seconds, peer=True):
         daemon = start_daemon(tools, workdir, "idle-wspushd", server, config)
         children.append(daemon)
         watched["wspushd"] = (daemon, server)
-        if peer:
-            peer_server, peer_port = start_server(tools, workdir, "idle-python-server")
+        for kind in peers:
+            peer_server, peer_port = start_server(tools, workdir, f"idle-{kind}-server")
             children.append(peer_server)
-            python = start_peer(workdir, "idle-python", peer_server,
-                                f"ws://127.0.0.1:{peer_port}/websocket/idle",
-                                workdir.file("idle-python.jsonl"),
-                                workdir.file("idle-python.sock"), heartbeat_interval=1)
-            children.append(python)
-            watched["python"] = (python, peer_server)
+            peer = start_peer(tools, workdir, kind, f"idle-{kind}", peer_server,
+                              f"ws://127.0.0.1:{peer_port}/websocket/idle",
+                              workdir.file(f"idle-{kind}.jsonl"),
+                              workdir.file(f"idle-{kind}.sock"), heartbeat_interval=1)
+            children.append(peer)
+            watched[kind] = (peer, peer_server)
         time.sleep(SETTLE)
         before = {name: (cpu_seconds(process.pid), heartbeats(server))
                   for name, (process, server) in watched.items()}

@@ -19,12 +19,14 @@ class BenchError(Exception):
 class Child:
     """A child process whose stdout lines can be awaited, each with the time it was read."""
 
-    def __init__(self, command, stdin=False, stderr=subprocess.DEVNULL, name=None):
+    def __init__(self, command, stdin=False, stderr=subprocess.DEVNULL, name=None, env=None):
+        """`env`: variables to set for it, on top of the bench's own environment."""
         self.command = [str(part) for part in command]
         self.label = name or os.path.basename(self.command[0])
         self.process = subprocess.Popen(
             self.command, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=stderr, text=True)
+            stdout=subprocess.PIPE, stderr=stderr, text=True,
+            env=dict(os.environ, **env) if env else None)
         self.lines = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 

@@ -1,22 +1,45 @@
 # SPDX-License-Identifier: MIT
-"""The programs a benchmark starts: the bundled server, wspushd, the Python peer, the reading
-tools, and a throwaway CA for wss://."""
+"""The programs a benchmark starts: the bundled server, wspushd, the peers (the same job done
+the way a user would, in Python, Go and Node.js), the reading tools, and a throwaway CA for
+wss://."""
 
 import json
 import os
+import shutil
 import subprocess
 
 from .processes import BenchError, Child
 
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PEER = os.path.join(SOURCE_DIR, "bench", "peers", "wspush_peer.py")
+PEERS_DIR = os.path.join(SOURCE_DIR, "bench", "peers")
 # Debian's interpreter: python3-websockets is installed for it, not for a pyenv python3.
 PEER_PYTHON = "/usr/bin/python3"
+# Debian's node-ws is there, outside the module path of node itself.
+NODE_PATH = "/usr/share/nodejs"
+# Debian's golang-github-gorilla-websocket-dev, which bench/peers/go/go.mod builds against.
+GORILLA_WEBSOCKET = "/usr/share/gocode/src/github.com/gorilla/websocket"
+# The peers in the table's order, and the Debian packages each needs.
+PEERS = ["python", "go", "node"]
+PEER_PACKAGES = {
+    "python": ["python3", "python3-websockets"],
+    "go": ["golang-go", "golang-github-gorilla-websocket-dev"],
+    "node": ["nodejs", "node-ws"],
+}
 DROP = ["SUCCESS", "来自后台的反馈:连接成功"]
 
 
+def go_peer_path(build_dir):
+    """Where benchlib.build puts the Go peer."""
+    return os.path.join(build_dir, "bench", "peers", "wspush-peer-go")
+
+
+def go_installed():
+    return shutil.which("go") is not None and os.path.isdir(GORILLA_WEBSOCKET)
+
+
 class Tools:
-    """The built programs; throws BenchError naming any that is missing."""
+    """The built programs; throws BenchError naming any that is missing. A peer that cannot
+    run here is not an error: `peer_problems` says why, and its figures say n/a."""
 
     def __init__(self, build_dir):
         self.build_dir = build_dir
@@ -29,17 +52,46 @@ class Tools:
                    if path != build_dir and not os.access(path, os.X_OK)]
         if missing:
             raise BenchError(f"not built: {', '.join(missing)} (ninja -C {build_dir})")
-        self.peer_problem = peer_problem()
+        self.go_peer = go_peer_path(build_dir)
+        self.peer_problems = {kind: peer_problem(kind, self.go_peer) for kind in PEERS}
+
+    def peers(self):
+        """The peers that can run here."""
+        return [kind for kind in PEERS if self.peer_problems[kind] is None]
 
 
-def peer_problem():
-    """Why the Python peer cannot run here, or None."""
-    if not os.access(PEER_PYTHON, os.X_OK):
-        return f"{PEER_PYTHON} is missing"
-    check = subprocess.run([PEER_PYTHON, "-c", "import websockets"], capture_output=True)
-    if check.returncode != 0:
-        return f"{PEER_PYTHON} has no websockets module (apt-get install python3-websockets)"
+def peer_problem(kind, go_peer):
+    """Why this peer cannot run here, or None."""
+    install = f"apt-get install {' '.join(PEER_PACKAGES[kind])}"
+    if kind == "python":
+        if not os.access(PEER_PYTHON, os.X_OK):
+            return f"{PEER_PYTHON} is missing"
+        check = subprocess.run([PEER_PYTHON, "-c", "import websockets"], capture_output=True)
+        if check.returncode != 0:
+            return f"{PEER_PYTHON} has no websockets module ({install})"
+    elif kind == "go":
+        if not os.access(go_peer, os.X_OK):
+            return f"not built: Go or gorilla/websocket is missing ({install})"
+    elif kind == "node":
+        if shutil.which("node") is None:
+            return f"node is missing ({install})"
+        check = subprocess.run(["node", "-e", "require('ws')"], capture_output=True,
+                               env=dict(os.environ, NODE_PATH=NODE_PATH))
+        if check.returncode != 0:
+            return f"node has no ws module in {NODE_PATH} ({install})"
     return None
+
+
+def peer_command(tools, kind):
+    """The command line that starts a peer, and the environment it needs."""
+    if kind == "python":
+        return [PEER_PYTHON, os.path.join(PEERS_DIR, "wspush_peer.py")], None
+    if kind == "go":
+        return [tools.go_peer], None
+    if kind == "node":
+        return (["node", os.path.join(PEERS_DIR, "node", "wspush_peer.js")],
+                {"NODE_PATH": NODE_PATH})
+    raise ValueError(f"no peer {kind!r}")
 
 
 class Workdir:
@@ -98,15 +150,17 @@ def start_daemon(tools, workdir, name, server, config):
     return daemon
 
 
-def start_peer(workdir, name, server, url, file_path=None, socket_path=None,
+def start_peer(tools, workdir, kind, name, server, url, file_path=None, socket_path=None,
                heartbeat_interval=30):
-    """The Python peer, once `server` saw it connect."""
-    command = [PEER_PYTHON, PEER, "--url", url, "--heartbeat-interval", str(heartbeat_interval)]
+    """A peer (PEERS: "python", "go" or "node"), once `server` saw it connect. They all take
+    the same options."""
+    command, env = peer_command(tools, kind)
+    command += ["--url", url, "--heartbeat-interval", str(heartbeat_interval)]
     if file_path:
         command += ["--file", file_path]
     if socket_path:
         command += ["--socket", socket_path]
-    peer = Child(command, stderr=workdir.log(name), name=name)
+    peer = Child(command, stderr=workdir.log(name), name=name, env=env)
     server.wait_for("connected ")
     peer.check_alive()
     return peer

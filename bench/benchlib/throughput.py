@@ -2,10 +2,11 @@
 """Throughput: the bundled server pushing at rate 0 (many frames per send()) into
 - the ceiling: discard_client, which reads 1 MiB at a time and only counts frames;
 - wspushd with a file sink and one Unix-socket reader (ws:// or wss://);
-- the Python peer doing the same job.
+- the peers doing the same job (Python, Go, Node.js: bench/peers/).
 
 Every setup keeps its own server and stays up for all runs; the runs go round the setups
-(ceiling, wspushd, ..., peer, then again), so a machine that gets busier slows all alike."""
+(ceiling, wspushd, ..., the peers, then again), so a machine that gets busier slows all
+alike."""
 
 import os
 import statistics
@@ -46,7 +47,8 @@ class Ceiling:
 
 
 class Pipeline:
-    """wspushd or the Python peer: a file sink and one Unix-socket reader."""
+    """wspushd or a peer (`kind`: "wspushd" or one of setups.PEERS): a file sink and one
+    Unix-socket reader."""
 
     def __init__(self, tools, workdir, size, kind, tls=None, store=None):
         self.tools, self.size, self.kind = tools, size, kind
@@ -64,8 +66,8 @@ class Pipeline:
                                        store=store and dict(store, path=workdir.file(name)))
                 self.process = start_daemon(tools, workdir, name, self.server, config)
             else:
-                self.process = start_peer(workdir, name, self.server, url, self.file_path,
-                                          self.socket_path)
+                self.process = start_peer(tools, workdir, kind, name, self.server, url,
+                                          self.file_path, self.socket_path)
             wait_for_path(self.socket_path, self.process)
         except BaseException:
             self.stop()
@@ -157,10 +159,11 @@ def next_count(count, rate, seconds, first):
     return int(min(max(rate * seconds, first / 10), first * 10))
 
 
-def run_group(tools, workdir, size, counts, runs, seconds=None, tls=None, peer=True,
+def run_group(tools, workdir, size, counts, runs, seconds=None, tls=None, peers=(),
               store=None):
     """One message size: every setup, `runs` times round. `counts`: each setup's messages in
     its first run; with `seconds` ({label: seconds}), later runs take about that long.
+    `peers`: the peers measured too (setups.PEERS), each labelled with its kind.
     `store`: also wspushd with a store on disk with these settings ("wspushd-store").
     Returns {label: figures}, each with the medians, peak_rss_kib and the counts used."""
     setups = []
@@ -171,8 +174,8 @@ def run_group(tools, workdir, size, counts, runs, seconds=None, tls=None, peer=T
             setups.append(Pipeline(tools, workdir, size, "wspushd", store=store))
         if tls:
             setups.append(Pipeline(tools, workdir, size, "wspushd", tls=tls))
-        if peer:
-            setups.append(Pipeline(tools, workdir, size, "python"))
+        for kind in peers:
+            setups.append(Pipeline(tools, workdir, size, kind))
         results = {setup.label: [] for setup in setups}
         used = {setup.label: [] for setup in setups}
         for _ in range(runs):
