@@ -8,9 +8,6 @@
 #include <ctime>
 #include <ifaddrs.h>
 #include <netdb.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <optional>
 #include <stdexcept>
 #include <sys/socket.h>
@@ -22,6 +19,7 @@
 #include "record/base64.hpp"
 #include "record/timestamp.hpp"
 #include "system/log.hpp"
+#include "wire/retry_after.hpp"
 
 namespace wspush::connection {
 
@@ -36,30 +34,8 @@ constexpr auto closeGrace = std::chrono::seconds(2);
 constexpr auto defaultConnectTimeout = std::chrono::seconds(30);
 // A Retry-After beyond this is taken as this: a broken server must not park the daemon.
 constexpr config::Duration longestServerWait = std::chrono::hours(1);
-
-// getaddrinfo blocks the loop (no async DNS in Debian's lws), as lws's own lookup would;
-// doing it here gives the admin the resolver's reason instead of a bare failure.
-std::string resolve(const std::string& host, std::string& error)
-{
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    const int status = getaddrinfo(host.c_str(), nullptr, &hints, &found);
-    if (status != 0) {
-        error = "cannot resolve " + host + ": " + gai_strerror(status);
-        return {};
-    }
-    char address[NI_MAXHOST];
-    const int named = getnameinfo(found->ai_addr, found->ai_addrlen, address, sizeof address,
-                                  nullptr, 0, NI_NUMERICHOST);
-    freeaddrinfo(found);
-    if (named != 0) {
-        error = "cannot resolve " + host + ": " + gai_strerror(named);
-        return {};
-    }
-    return address;
-}
+// Our pings carry this, so that only their pongs count as round trips.
+constexpr std::string_view pingPayload = "wspushd";
 
 // "user:pa%40ss" as written in a URL, sent as RFC 7617 Basic credentials.
 std::string basicCredentials(std::string_view userInfo)
@@ -91,51 +67,6 @@ std::string hostHeader(const ServerUrl& url)
     return host;
 }
 
-// lws cannot check a certificate against an IPv6 address (it cuts its name at the first
-// ':'), so the daemon checks it itself, before it sends any header.
-bool certificateMatchesAddress(lws* wsi, const std::string& address)
-{
-    SSL* ssl = lws_get_ssl(wsi);
-    if (ssl == nullptr)
-        return false;
-    X509* certificate = SSL_get1_peer_certificate(ssl);
-    if (certificate == nullptr)
-        return false;
-    const bool matches = X509_check_ip_asc(certificate, address.c_str(), 0) == 1;
-    X509_free(certificate);
-    return matches;
-}
-
-std::string responseHeader(lws* wsi, lws_token_indexes token)
-{
-    const int length = lws_hdr_total_length(wsi, token);
-    if (length <= 0)
-        return {};
-    std::string value(static_cast<std::size_t>(length) + 1, '\0');
-    if (lws_hdr_copy(wsi, value.data(), length + 1, token) < 0)
-        return {};
-    value.resize(static_cast<std::size_t>(length));
-    return value;
-}
-
-// RFC 9110 10.2.3: delay-seconds or an HTTP-date.
-std::optional<config::Duration> parseRetryAfter(const std::string& value)
-{
-    unsigned long seconds = 0;
-    const char* end = value.data() + value.size();
-    if (const auto [stop, error] = std::from_chars(value.data(), end, seconds);
-        error == std::errc() && stop == end)
-        return std::min<config::Duration>(std::chrono::seconds(std::min(seconds, 86400UL)),
-                                          longestServerWait);
-    std::tm date{};
-    const char* parsed = strptime(value.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &date);
-    if (parsed == nullptr || *parsed != '\0')
-        return std::nullopt;
-    const auto until = std::chrono::system_clock::from_time_t(timegm(&date));
-    const auto wait = std::chrono::ceil<config::Duration>(until - std::chrono::system_clock::now());
-    return std::clamp(wait, config::Duration{0}, longestServerWait);
-}
-
 // The narrowest configured range wins, so a single code can override its block.
 std::optional<config::Duration> configuredWait(const std::vector<config::CloseCodeWait>& waits,
                                                unsigned code)
@@ -147,26 +78,6 @@ std::optional<config::Duration> configuredWait(const std::vector<config::CloseCo
             match = &wait;
     }
     return match != nullptr ? std::optional(match->wait) : std::nullopt;
-}
-
-// lws 4.1 predates the codes 1012-1015 and overwrites them with 1002 in the close frame
-// before we see it (the reason text is left as it was). So a 1002 may be any of them, and
-// takes the shortest wait among them: 1012 (service restart) means "come back soon", and a
-// code without a configured wait has none.
-std::optional<config::Duration> closeCodeWait(const std::vector<config::CloseCodeWait>& waits,
-                                              unsigned code)
-{
-    if (code != LWS_CLOSE_STATUS_PROTOCOL_ERR)
-        return configuredWait(waits, code);
-    std::optional<config::Duration> shortest;
-    for (const unsigned candidate : {1002U, 1012U, 1013U, 1014U, 1015U}) {
-        const auto wait = configuredWait(waits, candidate);
-        if (!wait)
-            return std::nullopt;
-        if (!shortest || *wait < *shortest)
-            shortest = wait;
-    }
-    return shortest;
 }
 
 // RFC 3986: every byte but the unreserved characters as %XX, so that an id is one query
@@ -216,23 +127,6 @@ std::string proxyOf(const config::ServerConfig& server)
     return choice.url;
 }
 
-// The fatal TLS alert the server sent during the current attempt. A refused client
-// certificate shows only as an alert, which lws logs at INFO level, if at all.
-std::string receivedTlsAlert;
-
-void noteTlsAlert(const SSL* /*ssl*/, int where, int value)
-{
-    if ((where & SSL_CB_ALERT) == 0 || (where & SSL_CB_READ) == 0 ||
-        std::string_view(SSL_alert_type_string(value)) != "F")
-        return;
-    // OpenSSL 3.0 has no text for this TLS 1.3 alert.
-    constexpr int certificateRequired = 116;
-    const std::string_view text = SSL_alert_desc_string_long(value);
-    receivedTlsAlert = (value & 0xff) == certificateRequired ? "certificate required"
-                       : text == "unknown" ? "alert " + std::to_string(value & 0xff)
-                                           : std::string(text);
-}
-
 bool hasHeader(const std::vector<std::pair<std::string, std::string>>& headers,
                std::string_view name)
 {
@@ -243,87 +137,58 @@ bool hasHeader(const std::vector<std::pair<std::string, std::string>>& headers,
     return false;
 }
 
+// "http://[user:pass@]host:port" (the config loader and the environment reader checked it) as
+// the URL parser reads a ws:// one.
+std::optional<ServerUrl> parseProxyUrl(std::string_view proxy)
+{
+    if (!proxy.starts_with("http://"))
+        return std::nullopt;
+    proxy.remove_prefix(7);
+    if (proxy.ends_with('/'))
+        proxy.remove_suffix(1);
+    std::string asWs = "ws://";
+    asWs += proxy;
+    return parseServerUrl(asWs);
+}
+
+std::string hostAndPort(const std::string& host, int port)
+{
+    std::string authority;
+    if (host.find(':') != std::string::npos) {
+        authority += '[';
+        authority += host;
+        authority += ']';
+    } else {
+        authority = host;
+    }
+    authority += ':';
+    authority += std::to_string(port);
+    return authority;
+}
+
 } // namespace
 
 PushClient::PushClient(event::EventLoop& loop, Listener& listener, const config::Config& config)
     : loop_(loop), listener_(listener), server_(config.server), heartbeat_(config.heartbeat),
       reconnect_(config.reconnect), resumeMessage_(config.resume.message),
       lastId_(config.resume.initial), displayUrl_(maskUrl(config.server.url)),
-      proxy_(proxyOf(config.server)), backoff_(config.reconnect),
-      retryTimer_(loop.context(), [this] { connect(); }),
+      proxy_(proxyOf(config.server)), resolver_(loop), connector_(loop, resolver_),
+      backoff_(config.reconnect), retryTimer_(loop.context(), [this] { connect(); }),
       heartbeatTimer_(loop.context(), [this] { sendHeartbeat(); }),
       pingTimer_(loop.context(), [this] { sendPing(); }),
       livenessTimer_(loop.context(), [this] { checkLiveness(); }),
       stableTimer_(loop.context(), [this] { onStable(); }),
-      probeTimer_(loop.context(), [this] { onProbeTimeout(); })
+      probeTimer_(loop.context(), [this] { onProbeTimeout(); }),
+      reapTimer_(loop.context(), [this] { endedSockets_.clear(); })
 {
-    createVhost();
+    createTls();
 }
 
-PushClient::~PushClient()
-{
-    // lws may still call back while it tears the vhosts down: let it find no wsi of ours.
-    wsi_ = nullptr;
-    if (retiredVhost_ != nullptr)
-        lws_vhost_destroy(retiredVhost_);
-    lws_vhost_destroy(vhost_);
-}
+PushClient::~PushClient() = default;
 
-// lws keeps a pointer to the protocol list until a destroyed vhost is freed, later than
-// the client that made it: the list is static.
-const lws_protocols* PushClient::protocols()
+void PushClient::createTls()
 {
-    static const lws_protocols list[] = {
-        {"wspush-client", callback, 0, rxBufferSize, 0, nullptr, 0},
-        {nullptr, nullptr, 0, 0, 0, nullptr, 0},
-    };
-    return list;
-}
-
-// lws inflates into its receive buffer piece by piece, so max_message_size applies to the
-// inflated size and a small compressed frame cannot make a large allocation.
-const lws_extension* PushClient::extensions()
-{
-    static const lws_extension list[] = {
-        {"permessage-deflate", lws_extension_callback_pm_deflate,
-         "permessage-deflate; client_max_window_bits"},
-        {nullptr, nullptr, nullptr},
-    };
-    return list;
-}
-
-void PushClient::createVhost()
-{
-    lws_context_creation_info info{};
-    info.vhost_name = "push-client";
-    info.port = CONTEXT_PORT_NO_LISTEN;
-    // Only then does lws make the client's TLS context (and load the CA store).
-    if (usesTls(server_))
-        info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-    info.protocols = protocols();
-    info.user = this;
-    if (server_.compression)
-        info.extensions = extensions();
-    const config::TlsConfig& tls = server_.tls;
-    if (!tls.caFile.empty())
-        info.client_ssl_ca_filepath = tls.caFile.c_str();
-    if (!tls.certFile.empty())
-        info.client_ssl_cert_filepath = tls.certFile.c_str();
-    if (!tls.keyFile.empty())
-        info.client_ssl_private_key_filepath = tls.keyFile.c_str();
-
-    lws_vhost* vhost = lws_create_vhost(loop_.context(), &info);
-    if (vhost == nullptr)
-        throw std::runtime_error("cannot set up the client (check server.tls files)");
-    if (!proxy_.empty()) {
-        std::string proxy = proxy_;
-        if (proxy.starts_with("http://"))
-            proxy.erase(0, 7);
-        if (lws_set_proxy(vhost, proxy.c_str()) != 0)
-            throw std::runtime_error("cannot use the proxy " + maskUrl(proxy_));
-    }
-    retiredVhost_ = vhost_;
-    vhost_ = vhost;
+    tls_ = usesTls(server_) ? std::make_unique<wire::TlsContext>(server_.tls) : nullptr;
 }
 
 void PushClient::start() noexcept
@@ -331,14 +196,27 @@ void PushClient::start() noexcept
     connect();
 }
 
+wire::Route PushClient::routeTo(const ServerUrl& url) const
+{
+    wire::Route route;
+    route.tlsHost = url.secure ? url.host : std::string();
+    // Through a proxy the name is the proxy's to resolve: this host may not know it.
+    if (const auto proxy = parseProxyUrl(proxy_)) {
+        route.host = proxy->host;
+        route.port = static_cast<std::uint16_t>(proxy->port);
+        route.tunnelTo = hostAndPort(url.host, url.port);
+        if (!proxy->userInfo.empty())
+            route.proxyAuthorization = basicCredentials(proxy->userInfo);
+        return route;
+    }
+    route.host = url.host;
+    route.port = static_cast<std::uint16_t>(url.port);
+    return route;
+}
+
 void PushClient::connect() noexcept
 {
     state_ = State::Connecting;
-    if (retiredVhost_ != nullptr && wsi_ == nullptr) {
-        lws_vhost_destroy(retiredVhost_);
-        retiredVhost_ = nullptr;
-    }
-
     const auto url = parseServerUrl(server_.url);
     if (!url) {
         scheduleRetry("invalid server URL " + displayUrl_);
@@ -353,87 +231,88 @@ void PushClient::connect() noexcept
         return;
     }
 
-    // Through a proxy the name is the proxy's to resolve: this host may not know it.
-    std::string error;
-    connectAddress_ = proxy_.empty() ? resolve(url->host, error) : url->host;
-    if (connectAddress_.empty()) {
-        scheduleRetry(error);
+    wire::Route route;
+    try {
+        request_ = {};
+        request_.host = hostHeader(*url);
+        request_.origin = request_.host;
+        request_.target =
+            substituteLastId(substituteToken(url->path, token), percentEncoded(lastId_));
+        request_.subprotocol = server_.subprotocol;
+        request_.offerDeflate = server_.compression;
+
+        std::vector<std::string> secrets{token};
+        auto& headers = request_.headers;
+        for (const auto& [name, value] : server_.headers) {
+            headers.emplace_back(name, substituteLastId(substituteToken(value, token), lastId_));
+            secrets.push_back(headers.back().second);
+        }
+        const bool tokenPlaced = usesToken(server_.url) || [&] {
+            for (const auto& header : server_.headers) {
+                if (usesToken(header.second))
+                    return true;
+            }
+            return false;
+        }();
+        if (!token.empty() && !tokenPlaced && !hasHeader(headers, "authorization"))
+            headers.emplace_back("Authorization", "Bearer " + token);
+        if (!url->userInfo.empty() && !hasHeader(headers, "authorization")) {
+            headers.emplace_back("Authorization", basicCredentials(url->userInfo));
+            secrets.push_back(url->userInfo);
+            secrets.push_back(headers.back().second);
+        }
+        route = routeTo(*url);
+        if (const auto at = proxy_.rfind('@'); at != std::string::npos) {
+            secrets.push_back(proxy_.substr(7, at - 7)); // after "http://"
+            secrets.push_back(route.proxyAuthorization);
+        }
+        log::setSecrets(std::move(secrets));
+    } catch (const std::bad_alloc&) {
+        scheduleRetry("out of memory");
         return;
     }
-    connectHost_ = hostHeader(*url);
-    connectPath_ = substituteLastId(substituteToken(url->path, token), percentEncoded(lastId_));
+    if (url->secure && !server_.tls.verify)
+        log::warning("server.tls.verify is false: the server's certificate is NOT checked; "
+                     "anyone on the path can read and forge this link");
 
-    std::vector<std::string> secrets{token};
-    connectHeaders_.clear();
-    for (const auto& [name, value] : server_.headers) {
-        connectHeaders_.emplace_back(name,
-                                     substituteLastId(substituteToken(value, token), lastId_));
-        secrets.push_back(connectHeaders_.back().second);
-    }
-    const bool tokenPlaced = usesToken(server_.url) || [&] {
-        for (const auto& header : server_.headers) {
-            if (usesToken(header.second))
-                return true;
-        }
-        return false;
-    }();
-    if (!token.empty() && !tokenPlaced && !hasHeader(connectHeaders_, "authorization"))
-        connectHeaders_.emplace_back("Authorization", "Bearer " + token);
-    if (!url->userInfo.empty() && !hasHeader(connectHeaders_, "authorization")) {
-        connectHeaders_.emplace_back("Authorization", basicCredentials(url->userInfo));
-        secrets.push_back(url->userInfo);
-        secrets.push_back(connectHeaders_.back().second);
-    }
-    if (const auto at = proxy_.rfind('@'); at != std::string::npos)
-        secrets.push_back(proxy_.substr(7, at - 7)); // after "http://"
-    log::setSecrets(std::move(secrets));
-
-    int tlsFlags = 0;
-    checkAddressOf_.clear();
-    if (url->secure) {
-        tlsFlags = LCCSCF_USE_SSL;
-        if (server_.tls.verify && url->host.find(':') != std::string::npos) {
-            tlsFlags |= LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
-            checkAddressOf_ = url->host;
-        }
-        if (!server_.tls.verify) {
-            tlsFlags |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
-                        LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
-            log::warning("server.tls.verify is false: the server's certificate is NOT checked; "
-                         "anyone on the path can read and forge this link");
-        }
-    }
-
-    lws_client_connect_info info{};
-    info.context = loop_.context();
-    info.vhost = vhost_;
-    info.address = connectAddress_.c_str();
-    info.port = url->port;
-    info.ssl_connection = tlsFlags;
-    info.path = connectPath_.c_str();
-    info.host = connectHost_.c_str();
-    info.origin = connectHost_.c_str();
-    info.protocol = server_.subprotocol.empty() ? nullptr : server_.subprotocol.c_str();
-    info.local_protocol_name = protocols()[0].name;
-    info.ietf_version_or_minus_one = -1;
-    info.retry_and_idle_policy = &idlePolicy_;
-    info.pwsi = &wsi_;
-
-    log::debug("connecting to " + displayUrl_ + " (" + connectAddress_ + ")");
+    log::debug("connecting to " + displayUrl_);
     established_ = false;
     lossReason_.clear();
     serverWait_ = config::Duration{0};
     authFailed_ = false;
-    receivedTlsAlert.clear();
-    log::takeLwsError();
     livenessTimer_.schedule(heartbeat_.timeout.count() > 0
                                 ? duration_cast<microseconds>(heartbeat_.timeout)
                                 : duration_cast<microseconds>(defaultConnectTimeout));
-    if (lws_client_connect_via_info(&info) == nullptr) {
-        wsi_ = nullptr;
-        livenessTimer_.cancel();
-        scheduleRetry(lossReason_.empty() ? "cannot connect to " + connectAddress_ : lossReason_);
+    connecting_ = true;
+    connector_.connect(route, tls_.get(),
+                       [this](std::unique_ptr<wire::Transport> transport,
+                              const wire::Address& address, const std::string& error) {
+                           onTransport(std::move(transport), address, error);
+                       });
+}
+
+void PushClient::onTransport(std::unique_ptr<wire::Transport> transport,
+                             const wire::Address& address, const std::string& error) noexcept
+{
+    connecting_ = false;
+    if (transport == nullptr) {
+        noteLoss(error);
+        linkGone();
+        return;
     }
+    address_ = address.textWithPort();
+    log::debug("reached " + address_ +
+               (transport->isTls() ? " with " + transport->tlsDescription() : std::string()));
+    try {
+        wire::WebSocket::Listener& listener = *this;
+        socket_ = std::make_unique<wire::WebSocket>(loop_, std::move(transport), listener,
+                                                    server_.maxMessageSize);
+    } catch (const std::exception& failure) {
+        noteLoss(failure.what());
+        linkGone();
+        return;
+    }
+    socket_->upgrade(request_);
 }
 
 void PushClient::scheduleRetry(const std::string& reason) noexcept
@@ -459,18 +338,21 @@ void PushClient::scheduleRetry(const std::string& reason) noexcept
 
 void PushClient::kill(const std::string& reason) noexcept
 {
-    if (wsi_ == nullptr)
-        return;
-    if (lossReason_.empty())
-        lossReason_ = reason;
-    lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    noteLoss(reason);
+    if (socket_ != nullptr) {
+        socket_->abort(reason);
+    } else if (connecting_) {
+        connector_.cancel();
+        connecting_ = false;
+        linkGone();
+    }
 }
 
 void PushClient::stop() noexcept
 {
     retryTimer_.cancel();
     reconnectAfterClose_ = false;
-    if (wsi_ == nullptr) {
+    if (socket_ == nullptr && !connecting_) {
         state_ = State::Stopped;
         listener_.onStopped(false);
         return;
@@ -484,8 +366,8 @@ void PushClient::closeLink(const std::string& reason) noexcept
     state_ = State::Closing;
     lossReason_ = reason;
     livenessTimer_.schedule(closeGrace);
-    if (connected)
-        lws_callback_on_writable(wsi_);
+    if (connected && socket_ != nullptr && socket_->isOpen())
+        socket_->close(1000, reason);
     else
         kill(reason);
 }
@@ -494,23 +376,21 @@ void PushClient::reconfigure(const config::Config& config)
 {
     const bool serverChanged = config.server != server_;
     std::string proxy = proxyOf(config.server);
-    const bool vhostChanged = config.server.tls != server_.tls || proxy != proxy_ ||
-                              usesTls(config.server) != usesTls(server_) ||
-                              config.server.compression != server_.compression;
+    const bool tlsChanged =
+        config.server.tls != server_.tls || usesTls(config.server) != usesTls(server_);
     const bool heartbeatChanged = config.heartbeat != heartbeat_;
 
     const config::ServerConfig previous = server_;
     server_ = config.server;
-    if (vhostChanged) {
-        proxy_.swap(proxy);
+    if (tlsChanged) {
         try {
-            createVhost();
+            createTls();
         } catch (...) {
             server_ = previous;
-            proxy_.swap(proxy);
             throw;
         }
     }
+    proxy_.swap(proxy);
     heartbeat_ = config.heartbeat;
     reconnect_ = config.reconnect;
     resumeMessage_ = config.resume.message;
@@ -520,7 +400,7 @@ void PushClient::reconfigure(const config::Config& config)
     if (serverChanged) {
         log::notice("server settings changed: reconnecting to " + displayUrl_);
         backoff_.reset();
-        if (wsi_ != nullptr) {
+        if (socket_ != nullptr || connecting_) {
             reconnectAfterClose_ = true;
             closeLink("configuration reloaded");
         } else if (state_ == State::WaitingToRetry) {
@@ -531,13 +411,15 @@ void PushClient::reconfigure(const config::Config& config)
     } else if (heartbeatChanged && state_ == State::Connected) {
         startLinkTimers();
     }
+    if (socket_ != nullptr)
+        socket_->setMaxMessageSize(server_.maxMessageSize);
 }
 
 void PushClient::reconnectNow(const std::string& reason) noexcept
 {
     probeTimer_.cancel();
     backoff_.reset();
-    if (wsi_ != nullptr && state_ != State::Closing) {
+    if ((socket_ != nullptr || connecting_) && state_ != State::Closing) {
         log::notice(reason + ": reconnecting at once");
         reconnectAfterClose_ = true;
         closeLink(reason);
@@ -562,138 +444,37 @@ void PushClient::startLinkTimers() noexcept
         livenessTimer_.cancel();
 }
 
-int PushClient::callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
-                         std::size_t length)
-{
-    // Comes once per TLS context, with a stand-in wsi.
-    if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS) {
-        SSL_CTX_set_info_callback(static_cast<SSL_CTX*>(user), noteTlsAlert);
-        return 0;
-    }
-    auto* client = static_cast<PushClient*>(lws_vhost_user(lws_get_vhost(wsi)));
-    if (client == nullptr || wsi != client->wsi_)
-        return 0;
-    return client->dispatch(reason, in, length);
-}
-
-int PushClient::dispatch(lws_callback_reasons reason, void* in, std::size_t length) noexcept
-{
-    switch (reason) {
-    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-        return appendHandshakeHeaders(static_cast<unsigned char**>(in), length);
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        onEstablished();
-        break;
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        onReceive(static_cast<const char*>(in), length);
-        break;
-    case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-        lastInboundUs_ = lws_now_usecs();
-        lastPongUs_ = lastInboundUs_;
-        // Only the answer to our own ping (its payload) is a round trip.
-        if (pingSentUs_ != 0 && length == 7 && std::memcmp(in, "wspushd", 7) == 0) {
-            listener_.onRoundTrip(microseconds(lws_now_usecs() - pingSentUs_));
-            pingSentUs_ = 0;
-        }
-        break;
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return onWriteable();
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        readPendingTlsAlert();
-        onConnectionError(static_cast<const char*>(in), length);
-        break;
-    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        onPeerClose(static_cast<const unsigned char*>(in), length);
-        break;
-    case LWS_CALLBACK_CLIENT_CLOSED:
-        noteLoss("connection closed");
-        break;
-    case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
-        readPendingTlsAlert();
-        noteLoss("no answer to the upgrade request");
-        break;
-    case LWS_CALLBACK_WSI_DESTROY:
-        onDestroyed();
-        break;
-    default:
-        break;
-    }
-    return 0;
-}
-
-// A server that refuses our certificate sends its alert and hangs up at once; lws may act
-// on the hang-up without reading the alert. Peeking makes OpenSSL read it, if it came.
-void PushClient::readPendingTlsAlert() noexcept
-{
-    SSL* ssl = lws_get_ssl(wsi_);
-    if (ssl == nullptr || !receivedTlsAlert.empty())
-        return;
-    char byte = 0;
-    ERR_set_mark();
-    SSL_peek(ssl, &byte, 1);
-    ERR_pop_to_mark();
-}
-
 void PushClient::noteLoss(const std::string& reason) noexcept
 {
     if (lossReason_.empty())
         lossReason_ = reason;
 }
 
-int PushClient::appendHandshakeHeaders(unsigned char** position, std::size_t length) noexcept
+void PushClient::onRefused(const wire::ResponseHead& head) noexcept
 {
-    if (!checkAddressOf_.empty() && !certificateMatchesAddress(wsi_, checkAddressOf_)) {
-        noteLoss("IP address mismatch: the server's certificate is not valid for " +
-                 checkAddressOf_);
-        return -1;
-    }
-    unsigned char* end = *position + length;
-    for (const auto& [name, value] : connectHeaders_) {
-        const std::string field = name + ":";
-        if (lws_add_http_header_by_name(wsi_, reinterpret_cast<const unsigned char*>(field.c_str()),
-                                        reinterpret_cast<const unsigned char*>(value.data()),
-                                        static_cast<int>(value.size()), position, end) != 0) {
-            noteLoss("the handshake headers do not fit");
-            return -1;
-        }
-    }
-    return 0;
-}
-
-void PushClient::onConnectionError(const char* text, std::size_t length) noexcept
-{
-    const unsigned status = lws_http_client_http_response(wsi_);
-    std::string reason = log::takeLwsError();
-    if (status != 0 && status != 101)
-        reason = onRefused(status);
-    else if (reason.empty() && text != nullptr)
-        reason = std::string(text, strnlen(text, length));
-    if (reason.empty())
-        reason = "connection failed";
-    noteLoss(reason);
+    noteLoss(refusalReason(head));
 }
 
 // 401 and 403 say the credentials are wrong: retrying soon only adds load. 429 and 503 may
 // say when to come back.
-std::string PushClient::onRefused(unsigned status) noexcept
+std::string PushClient::refusalReason(const wire::ResponseHead& head) noexcept
 {
+    const unsigned status = head.status();
     std::string answer = "HTTP " + std::to_string(status);
-    if (const std::string statusLine = responseHeader(wsi_, WSI_TOKEN_HTTP);
-        statusLine.size() > 4 && statusLine.find_first_not_of("0123456789") == 3)
-        answer += " (" + statusLine.substr(4) + ")";
+    if (!head.reason().empty())
+        answer += " (" + head.reason() + ")";
     if (status == 401 || status == 403) {
         authFailed_ = true;
-        if (const std::string challenge = responseHeader(wsi_, WSI_TOKEN_HTTP_WWW_AUTHENTICATE);
-            !challenge.empty())
-            answer += ", WWW-Authenticate: " + challenge;
+        if (const auto challenge = head.header("WWW-Authenticate"); challenge && !challenge->empty())
+            answer += ", WWW-Authenticate: " + *challenge;
         std::string reason = "authentication failed: the server answered " + answer;
         log::error(reason + "; check the token and headers");
         return reason;
     }
     std::string reason = "server answered " + answer + " instead of upgrading";
     if (status == 429 || status == 503) {
-        const std::string retryAfter = responseHeader(wsi_, WSI_TOKEN_HTTP_RETRY_AFTER);
-        if (const auto wait = parseRetryAfter(retryAfter)) {
+        const std::string retryAfter = head.header("Retry-After").value_or("");
+        if (const auto wait = wire::parseRetryAfter(retryAfter, longestServerWait)) {
             serverWait_ = *wait;
             reason += " and asked to wait " + config::formatSeconds(*wait);
         } else if (!retryAfter.empty()) {
@@ -703,11 +484,11 @@ std::string PushClient::onRefused(unsigned status) noexcept
     return reason;
 }
 
-void PushClient::onEstablished() noexcept
+void PushClient::onOpen(const wire::UpgradeResult& /*result*/) noexcept
 {
     if (state_ == State::Closing) {
         // Asked to close while the upgrade was under way: say goodbye properly.
-        lws_callback_on_writable(wsi_);
+        socket_->close(1000, lossReason_);
         return;
     }
     established_ = true;
@@ -717,17 +498,15 @@ void PushClient::onEstablished() noexcept
     everConnected_ = true;
     state_ = State::Connected;
     connectedSinceUs_ = record::nowUs();
-    lastInboundUs_ = lws_now_usecs();
     lossReason_.clear();
-    inMessage_ = false;
-    pingDue_ = false;
     log::notice("connected to " + displayUrl_);
-    if (!resumeMessage_.empty())
-        queueText(substituteLastId(resumeMessage_, lastId_), nullptr);
-    sendHeartbeat();
     startLinkTimers();
     stableTimer_.schedule(duration_cast<microseconds>(reconnect_.stableAfter));
     listener_.onConnected();
+    // Last: a write that fails ends the link at once.
+    if (!resumeMessage_.empty() && socket_ != nullptr)
+        socket_->sendText(substituteLastId(resumeMessage_, lastId_));
+    sendHeartbeat();
 }
 
 void PushClient::onStable() noexcept
@@ -737,107 +516,87 @@ void PushClient::onStable() noexcept
                ": the reconnect delay starts again from initial_delay");
 }
 
-void PushClient::onReceive(const char* data, std::size_t length) noexcept
+void PushClient::onMessage(std::string& payload, bool binary) noexcept
 {
-    // Per frame, so the coarse clock: a fifth of the precise one's cost, and at most a tick
-    // (a few ms) behind it, which the liveness check can spare.
-    timespec now{};
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-    lastInboundUs_ = static_cast<std::int64_t>(now.tv_sec) * 1'000'000 + now.tv_nsec / 1000;
-    if (!inMessage_) {
-        inMessage_ = true;
-        messageBinary_ = lws_frame_is_binary(wsi_) != 0;
-        messageOversized_ = false;
-        messageBytes_ = 0;
-        message_.clear();
-    }
-    messageBytes_ += length;
-    if (!messageOversized_) {
-        if (messageBytes_ > server_.maxMessageSize) {
-            messageOversized_ = true;
-            std::string().swap(message_);
-        } else {
-            message_.append(data, length);
-        }
-    }
-    if (!lws_is_final_fragment(wsi_))
-        return;
-
-    inMessage_ = false;
-    if (messageOversized_) {
-        ++counters_.oversized;
-        log::warning("dropped a message of " + std::to_string(messageBytes_) +
-                     " bytes: larger than server.max_message_size (" +
-                     std::to_string(server_.maxMessageSize) + ")");
-        return;
-    }
     ++counters_.received;
-    listener_.onMessage(std::move(message_), messageBinary_);
-    // The listener may leave a spare buffer in message_: the next message fills it. A large
+    listener_.onMessage(std::move(payload), binary);
+    // The listener may leave a spare buffer in payload: the next message fills it. A large
     // one goes, so a rare big message does not keep its memory.
-    if (message_.capacity() > rxBufferSize)
-        std::string().swap(message_);
+    if (payload.capacity() > rxBufferSize)
+        std::string().swap(payload);
 }
 
-int PushClient::onWriteable() noexcept
+void PushClient::onOversized(std::size_t bytes) noexcept
 {
-    if (state_ == State::Closing) {
-        if (!closeSent_) {
-            closeSent_ = true;
-            lws_close_reason(wsi_, LWS_CLOSE_STATUS_NORMAL,
-                             reinterpret_cast<unsigned char*>(lossReason_.data()),
-                             lossReason_.size());
-        }
-        return -1;
-    }
-
-    if (pingDue_) {
-        pingDue_ = false;
-        unsigned char frame[LWS_PRE + 8];
-        std::memcpy(frame + LWS_PRE, "wspushd", 7);
-        if (lws_write(wsi_, frame + LWS_PRE, 7, LWS_WRITE_PING) < 0)
-            return -1;
-        if (pingSentUs_ == 0) // an earlier one unanswered: its pong comes first
-            pingSentUs_ = lws_now_usecs();
-    } else if (!outbound_.empty()) {
-        Outgoing& next = outbound_.front();
-        const std::size_t length = next.framed.size() - LWS_PRE;
-        if (lws_write(wsi_, reinterpret_cast<unsigned char*>(next.framed.data()) + LWS_PRE, length,
-                      LWS_WRITE_TEXT) < static_cast<int>(length))
-            return -1;
-        const auto written = std::move(next.written);
-        outbound_.pop_front();
-        if (written)
-            written(true);
-    }
-    if (pingDue_ || !outbound_.empty())
-        lws_callback_on_writable(wsi_);
-    return 0;
+    ++counters_.oversized;
+    log::warning("dropped a message of " + std::to_string(bytes) +
+                 " bytes: larger than server.max_message_size (" +
+                 std::to_string(server_.maxMessageSize) + ")");
 }
 
-void PushClient::onPeerClose(const unsigned char* in, std::size_t length) noexcept
+void PushClient::onPong(std::string_view payload) noexcept
 {
-    if (length < 2) {
+    lastPongUs_ = lws_now_usecs();
+    // Only the answer to our own ping (its payload) is a round trip.
+    if (pingSentUs_ != 0 && payload == pingPayload) {
+        listener_.onRoundTrip(microseconds(lastPongUs_ - pingSentUs_));
+        pingSentUs_ = 0;
+    }
+}
+
+void PushClient::onPeerClose(std::optional<std::uint16_t> code, std::string_view text) noexcept
+{
+    if (!code) {
         noteLoss("server closed the connection without a status code");
         return;
     }
-    const unsigned code = (static_cast<unsigned>(in[0]) << 8) | in[1];
-    std::string reason = "server closed the connection with code " + std::to_string(code);
-    if (code == LWS_CLOSE_STATUS_PROTOCOL_ERR)
-        reason += " (or 1012-1015, which libwebsockets 4.1 reports as 1002)";
-    if (length > 2)
-        reason += " (" + std::string(reinterpret_cast<const char*>(in) + 2, length - 2) + ")";
-    if (const auto wait = closeCodeWait(reconnect_.closeCodes, code)) {
+    std::string reason = "server closed the connection with code " + std::to_string(*code);
+    if (!text.empty()) {
+        reason += " (";
+        reason += text;
+        reason += ')';
+    }
+    if (const auto wait = configuredWait(reconnect_.closeCodes, *code)) {
         serverWait_ = *wait;
         reason += ", which asks for a wait of at least " + config::formatSeconds(*wait);
     }
     noteLoss(reason);
 }
 
-void PushClient::onDestroyed() noexcept
+void PushClient::onDrained() noexcept
 {
-    wsi_ = nullptr;
-    closeSent_ = false;
+    auto confirmed = std::move(unconfirmed_);
+    unconfirmed_.clear();
+    for (auto& written : confirmed) {
+        if (written)
+            written(true);
+    }
+}
+
+void PushClient::onEnded(const std::string& reason) noexcept
+{
+    noteLoss(reason);
+    linkGone();
+}
+
+void PushClient::linkGone() noexcept
+{
+    if (socket_ != nullptr) {
+        // A refused client certificate shows only as the server's alert, which TLS 1.3
+        // brings after the client's side of the handshake is done.
+        if (!established_) {
+            if (const std::string alert = socket_->transport().tlsAlert(); !alert.empty())
+                lossReason_ = "the server refused the TLS handshake: " + alert;
+        }
+        try {
+            endedSockets_.push_back(std::move(socket_));
+            reapTimer_.schedule(microseconds(1));
+        } catch (const std::bad_alloc&) {
+            log::error("out of memory: an ended link is kept until the next one ends");
+        }
+    }
+    connecting_ = false;
+    address_.clear();
     pingSentUs_ = 0;
     heartbeatTimer_.cancel();
     pingTimer_.cancel();
@@ -845,9 +604,6 @@ void PushClient::onDestroyed() noexcept
     stableTimer_.cancel();
     probeTimer_.cancel();
     failOutbound();
-    // The server's own word beats whatever lws made of the hang-up that followed it.
-    if (!established_ && !receivedTlsAlert.empty())
-        lossReason_ = "the server refused the TLS handshake: " + receivedTlsAlert;
     const std::string reason = lossReason_.empty() ? "connection lost" : lossReason_;
 
     if (established_) {
@@ -874,44 +630,33 @@ void PushClient::onDestroyed() noexcept
     scheduleRetry(reason);
 }
 
-void PushClient::queueText(std::string_view text, std::function<void(bool)> written) noexcept
-{
-    try {
-        std::string framed(LWS_PRE, '\0');
-        framed += text;
-        outbound_.push_back({std::move(framed), std::move(written)});
-        lws_callback_on_writable(wsi_);
-    } catch (const std::bad_alloc&) {
-        log::error("out of memory: a message for the server was not sent");
-    }
-}
-
 void PushClient::failOutbound() noexcept
 {
-    auto pending = std::move(outbound_);
-    outbound_.clear();
-    for (auto& item : pending) {
-        if (item.written)
-            item.written(false);
+    auto pending = std::move(unconfirmed_);
+    unconfirmed_.clear();
+    for (auto& written : pending) {
+        if (written)
+            written(false);
     }
 }
 
 std::string PushClient::send(std::string_view text, std::function<void(bool)> written)
 {
-    if (wsi_ == nullptr || state_ != State::Connected)
+    if (socket_ == nullptr || state_ != State::Connected)
         return "not connected to the server";
     if (text.size() > server_.maxMessageSize)
         return "message larger than server.max_message_size (" +
                std::to_string(server_.maxMessageSize) + " bytes)";
-    queueText(text, std::move(written));
+    unconfirmed_.push_back(std::move(written));
+    socket_->sendText(text);
     return {};
 }
 
 void PushClient::sendHeartbeat() noexcept
 {
-    if (heartbeat_.message.empty() || wsi_ == nullptr || state_ != State::Connected)
+    if (heartbeat_.message.empty() || socket_ == nullptr || state_ != State::Connected)
         return;
-    queueText(heartbeat_.message, nullptr);
+    socket_->sendText(heartbeat_.message);
     ++counters_.heartbeatsSent;
     if (heartbeat_.interval.count() > 0)
         heartbeatTimer_.schedule(duration_cast<microseconds>(heartbeat_.interval));
@@ -919,10 +664,11 @@ void PushClient::sendHeartbeat() noexcept
 
 void PushClient::sendPing() noexcept
 {
-    if (wsi_ == nullptr || state_ != State::Connected)
+    if (socket_ == nullptr || state_ != State::Connected)
         return;
-    pingDue_ = true;
-    lws_callback_on_writable(wsi_);
+    socket_->sendPing(pingPayload);
+    if (pingSentUs_ == 0) // an earlier one unanswered: its pong comes first
+        pingSentUs_ = lws_now_usecs();
     pingTimer_.schedule(duration_cast<microseconds>(heartbeat_.pingInterval));
 }
 
@@ -973,14 +719,15 @@ void PushClient::probe(const std::string& why) noexcept
         reconnectNow(why);
         return;
     }
-    if (state_ != State::Connected || wsi_ == nullptr || probeTimer_.isPending() ||
+    if (state_ != State::Connected || socket_ == nullptr || probeTimer_.isPending() ||
         heartbeat_.probeTimeout.count() == 0)
         return;
     ++counters_.probes;
     probeWhy_ = why;
     probeStartUs_ = lws_now_usecs();
-    pingDue_ = true;
-    lws_callback_on_writable(wsi_);
+    socket_->sendPing(pingPayload);
+    if (pingSentUs_ == 0)
+        pingSentUs_ = probeStartUs_;
     probeTimer_.schedule(duration_cast<microseconds>(heartbeat_.probeTimeout));
 }
 
@@ -1006,8 +753,8 @@ void PushClient::onProbeTimeout() noexcept
 
 void PushClient::onNetworkChange() noexcept
 {
-    if (state_ == State::Connected && wsi_ != nullptr) {
-        const std::string local = localAddressOf(lws_get_socket_fd(wsi_));
+    if (state_ == State::Connected && socket_ != nullptr) {
+        const std::string local = localAddressOf(socket_->transport().fd());
         if (!local.empty() && !addressStillAssigned(local)) {
             lastProbe_ = "the local address " + local + " went away: reconnected";
             reconnectNow("the local address " + local + " went away");
@@ -1019,7 +766,7 @@ void PushClient::onNetworkChange() noexcept
 
 void PushClient::checkLiveness() noexcept
 {
-    if (wsi_ == nullptr)
+    if (socket_ == nullptr && !connecting_)
         return;
     if (state_ == State::Connecting) {
         kill("no answer from the server in time");
@@ -1030,7 +777,7 @@ void PushClient::checkLiveness() noexcept
         return;
     }
     const auto timeoutUs = duration_cast<microseconds>(heartbeat_.timeout).count();
-    const lws_usec_t idleUs = lws_now_usecs() - lastInboundUs_;
+    const std::int64_t idleUs = lws_now_usecs() - socket_->lastInboundUs();
     if (idleUs >= timeoutUs) {
         kill("nothing received for " + config::formatSeconds(heartbeat_.timeout) +
              ": the link is dead");

@@ -5,23 +5,29 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include <libwebsockets.h>
-
 #include "config/config.hpp"
 #include "connection/backoff.hpp"
+#include "connection/server_url.hpp"
 #include "event/event_loop.hpp"
 #include "event/timer.hpp"
+#include "wire/connector.hpp"
+#include "wire/resolver.hpp"
+#include "wire/tls_context.hpp"
+#include "wire/websocket.hpp"
 
 namespace wspush::connection {
 
 // Keeps one WebSocket connection to the push server alive: heartbeat, pings, dead-link
-// detection, reconnect with backoff and jitter after every kind of loss.
-class PushClient
+// detection, reconnect with backoff and jitter after every kind of loss. The wire itself
+// (names, TCP, proxy, TLS, upgrade, frames) is src/wire's.
+class PushClient final : private wire::WebSocket::Listener
 {
 public:
     enum class State
@@ -97,38 +103,37 @@ public:
 
     State state() const noexcept { return state_; }
     const std::string& displayUrl() const noexcept { return displayUrl_; }
+    // The server's address the link runs to ("[::1]:443", or the proxy's), "" when down.
+    const std::string& address() const noexcept { return address_; }
     std::int64_t connectedSinceUs() const noexcept { return connectedSinceUs_; }
     const Counters& counters() const noexcept { return counters_; }
 
 private:
-    static int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
-                        std::size_t length);
-    int dispatch(lws_callback_reasons reason, void* in, std::size_t length) noexcept;
-    static const lws_protocols* protocols();
-    static const lws_extension* extensions();
-
-    void createVhost();
+    void createTls();
     void connect() noexcept;
+    wire::Route routeTo(const ServerUrl& url) const;
+    void onTransport(std::unique_ptr<wire::Transport> transport, const wire::Address& address,
+                     const std::string& error) noexcept;
     void scheduleRetry(const std::string& reason) noexcept;
     void closeLink(const std::string& reason) noexcept;
     void kill(const std::string& reason) noexcept;
     void noteLoss(const std::string& reason) noexcept;
-    void readPendingTlsAlert() noexcept;
+    void linkGone() noexcept;
     void startLinkTimers() noexcept;
-    void queueText(std::string_view text, std::function<void(bool)> written) noexcept;
     void failOutbound() noexcept;
+    std::string refusalReason(const wire::ResponseHead& head) noexcept;
 
-    int appendHandshakeHeaders(unsigned char** position, std::size_t length) noexcept;
-    void onConnectionError(const char* text, std::size_t length) noexcept;
-    std::string onRefused(unsigned status) noexcept;
-    void onEstablished() noexcept;
+    void onOpen(const wire::UpgradeResult& result) noexcept override;
+    void onRefused(const wire::ResponseHead& head) noexcept override;
+    void onMessage(std::string& payload, bool binary) noexcept override;
+    void onOversized(std::size_t bytes) noexcept override;
+    void onPong(std::string_view payload) noexcept override;
+    void onPeerClose(std::optional<std::uint16_t> code, std::string_view reason) noexcept override;
+    void onDrained() noexcept override;
+    void onEnded(const std::string& reason) noexcept override;
+
     void onStable() noexcept;
     void onProbeTimeout() noexcept;
-    void onReceive(const char* data, std::size_t length) noexcept;
-    int onWriteable() noexcept;
-    void onPeerClose(const unsigned char* in, std::size_t length) noexcept;
-    void onDestroyed() noexcept;
-
     void sendHeartbeat() noexcept;
     void sendPing() noexcept;
     void checkLiveness() noexcept;
@@ -143,17 +148,20 @@ private:
     std::string displayUrl_;
     std::string proxy_; // server.proxy, else from the environment; "" = direct
 
-    lws_retry_bo_t idlePolicy_{};
-    lws_vhost* vhost_ = nullptr;
-    lws_vhost* retiredVhost_ = nullptr; // replaced by a reload, destroyed once idle
-    lws* wsi_ = nullptr;
+    std::unique_ptr<wire::TlsContext> tls_; // for wss:// only
+    wire::Resolver resolver_;
+    wire::Connector connector_;
+    std::unique_ptr<wire::WebSocket> socket_;
+    // Ended links, freed from reapTimer_: an ended one may still be on the stack.
+    std::vector<std::unique_ptr<wire::WebSocket>> endedSockets_;
+    bool connecting_ = false; // connector_ is at work
+    std::string address_;     // the server's address the link runs to
     State state_ = State::Idle;
-    bool established_ = false; // the current wsi completed the upgrade
+    bool established_ = false; // the current link completed the upgrade
     bool everConnected_ = false;
     // A working link was lost and is not back yet: retries are spread over fleet_spread.
     bool recovering_ = false;
     bool reconnectAfterClose_ = false;
-    bool closeSent_ = false;
 
     Backoff backoff_;
     Counters counters_;
@@ -162,29 +170,13 @@ private:
     config::Duration serverWait_{0};
     bool authFailed_ = false;
     std::int64_t connectedSinceUs_ = 0;
-    std::int64_t lastInboundUs_ = 0;
 
     // What the current attempt sends, resolved at connect time (the token is read afresh).
-    std::string connectHost_;    // the Host header's authority
-    std::string checkAddressOf_; // an IPv6 address the certificate must be valid for
-    std::string connectAddress_;
-    std::string connectPath_;
-    std::vector<std::pair<std::string, std::string>> connectHeaders_;
+    wire::UpgradeRequest request_;
 
-    struct Outgoing
-    {
-        std::string framed; // LWS_PRE bytes of headroom, then the text
-        std::function<void(bool)> written;
-    };
-    std::deque<Outgoing> outbound_;
-    bool pingDue_ = false;
+    // send()'s callbacks, for when what is queued went out.
+    std::deque<std::function<void(bool)>> unconfirmed_;
     std::int64_t pingSentUs_ = 0; // lws_now_usecs() when the unanswered ping went; 0: none
-
-    std::string message_; // the message being reassembled
-    std::size_t messageBytes_ = 0;
-    bool inMessage_ = false;
-    bool messageBinary_ = false;
-    bool messageOversized_ = false;
 
     event::Timer retryTimer_;
     event::Timer heartbeatTimer_;
@@ -192,6 +184,7 @@ private:
     event::Timer livenessTimer_;
     event::Timer stableTimer_;
     event::Timer probeTimer_;
+    event::Timer reapTimer_;
     std::int64_t probeStartUs_ = 0; // as lws_now_usecs()
     std::int64_t lastPongUs_ = 0;
     std::string probeWhy_;

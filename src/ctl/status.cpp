@@ -54,6 +54,7 @@ void printStatus(const Json::Value& status)
     const std::pair<const char*, const char*> rows[] = {
         {"state", "state"},
         {"server", "server"},
+        {"address", "address"},
         {"connected since", "connected_since"},
         {"reconnects", "reconnects"},
         {"received", "received"},

@@ -339,6 +339,7 @@ Json::Value Daemon::status() const
     status["epoch"] = store_.epoch();
     status["state"] = stateName(client_.state());
     status["server"] = client_.displayUrl();
+    status["address"] = client_.address();
     if (client_.state() == connection::PushClient::State::Connected) {
         std::string since;
         record::appendTimestamp(client_.connectedSinceUs(), since);

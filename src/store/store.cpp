@@ -364,6 +364,12 @@ void Store::append(std::shared_ptr<const record::Record> record) noexcept
 {
     try {
         if (!config_.path.empty()) {
+            // A fast link brings a whole segment's worth in one loop turn: segments keep
+            // their size, so retention deletes in steps of one.
+            const std::size_t segmentBytes = segments_.empty() ? 0 : segments_.back().bytes;
+            if (!pending_.empty() && writeFailures_ == 0 &&
+                segmentBytes + pending_.size() >= segmentLimit())
+                writePending();
             if (pending_.empty())
                 pendingFirst_ = record->seq;
             appendStored(*record, pending_);

@@ -296,7 +296,7 @@ class Status(CtlTestCase):
         # No resume: "last id" says nothing. A probe may have run: any network change on
         # this machine (another test's namespaces) makes one.
         fields.pop("last probe", None)
-        self.assertEqual(list(fields), ["state", "server", "connected since", "reconnects",
+        self.assertEqual(list(fields), ["state", "server", "address", "connected since", "reconnects",
                                         "received", "forwarded", "filtered", "oversized",
                                         "last seq", "duplicates", "upstream gaps", "probes",
                                         "probe reconnects", "subscribers"])
