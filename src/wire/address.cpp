@@ -28,8 +28,17 @@ std::string Address::textWithPort() const
         port = ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
     else if (family() == AF_INET6)
         port = ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
-    const std::string host = family() == AF_INET6 ? "[" + text() + "]" : text();
-    return host + ":" + std::to_string(port);
+    std::string result;
+    if (family() == AF_INET6) {
+        result += '[';
+        result += text();
+        result += ']';
+    } else {
+        result = text();
+    }
+    result += ':';
+    result += std::to_string(port);
+    return result;
 }
 
 std::vector<Address> interleaveFamilies(std::vector<Address> addresses)
