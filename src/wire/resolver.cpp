@@ -269,8 +269,11 @@ void Resolver::finish(int status, const ares_addrinfo* result) noexcept
         } else {
             addresses_ = interleaveFamilies(std::move(addresses));
             std::string list;
-            for (const Address& address : addresses_)
-                list += (list.empty() ? "" : ", ") + address.text();
+            for (const Address& address : addresses_) {
+                if (!list.empty())
+                    list += ", ";
+                list += address.text();
+            }
             log::debug("resolved " + host_ + ": " + list);
         }
     } catch (const std::bad_alloc&) {

@@ -99,8 +99,11 @@ public:
     {
         std::random_device random;
         std::uniform_int_distribution<int> byte(1, 254);
-        address_ = "127." + std::to_string(byte(random)) + "." + std::to_string(byte(random)) +
-                   "." + std::to_string(byte(random));
+        address_ = "127";
+        for (int i = 0; i < 3; ++i) {
+            address_ += '.';
+            address_ += std::to_string(byte(random));
+        }
         socket_.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
         sockaddr_in bound{};
         bound.sin_family = AF_INET;
