@@ -313,6 +313,8 @@ void PushClient::onTransport(std::unique_ptr<wire::Transport> transport,
         return;
     }
     socket_->upgrade(request_);
+    if (heldBack_ && socket_ != nullptr)
+        socket_->holdBack(true);
 }
 
 void PushClient::scheduleRetry(const std::string& reason) noexcept
@@ -749,6 +751,13 @@ void PushClient::onProbeTimeout() noexcept
                  config::formatSeconds(heartbeat_.probeTimeout));
     reconnectNow("the link did not answer a probe");
     listener_.onProbed();
+}
+
+void PushClient::holdBack(bool held) noexcept
+{
+    heldBack_ = held;
+    if (socket_ != nullptr)
+        socket_->holdBack(held);
 }
 
 void PushClient::onNetworkChange() noexcept

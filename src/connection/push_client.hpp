@@ -98,6 +98,8 @@ public:
     // The network changed: a link whose local address went away reconnects at once, any
     // other is probed.
     void onNetworkChange() noexcept;
+    // Stops or starts reading from the server while a local reader catches up.
+    void holdBack(bool held) noexcept;
     // The last probe and how it ended, for the status: "" before the first.
     const std::string& lastProbe() const noexcept { return lastProbe_; }
 
@@ -162,6 +164,7 @@ private:
     // A working link was lost and is not back yet: retries are spread over fleet_spread.
     bool recovering_ = false;
     bool reconnectAfterClose_ = false;
+    bool heldBack_ = false;
 
     Backoff backoff_;
     Counters counters_;

@@ -45,6 +45,7 @@ private:
     void reload() noexcept;
     void flushSinks() noexcept;
     void feedSinks() noexcept;
+    void paceLink() noexcept;
     void useFilter(const config::FilterConfig& filter);
     void restoreResumeState();
     // false when resume.* says the message is not to be forwarded (a duplicate).
@@ -86,6 +87,11 @@ private:
     store::Store store_;
     std::vector<std::unique_ptr<SinkFeed>> sinks_;
     event::Timer catchUp_; // another loop iteration, for sinks with records left to take
+    // The link held back while a local reader catches up, since when, and whether this
+    // episode used up its time (the reader is then left to max_queue).
+    event::Timer holdEnd_;
+    bool linkHeld_ = false;
+    bool holdSpent_ = false;
     connection::PushClient client_;
 
     std::unordered_set<std::string> dropTexts_;

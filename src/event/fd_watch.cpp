@@ -58,6 +58,12 @@ void FdWatch::wantWritable() noexcept
         lws_callback_on_writable(wsi_);
 }
 
+void FdWatch::setReadable(bool wanted) noexcept
+{
+    if (wsi_ != nullptr)
+        lws_rx_flow_control(wsi_, wanted ? 1 : 0);
+}
+
 int FdWatch::callback(lws* wsi, lws_callback_reasons reason, void* user, void*, std::size_t)
 {
     FdWatch* watch = user != nullptr ? *static_cast<FdWatch**>(user) : nullptr;

@@ -27,6 +27,8 @@ public:
 
     // Asks for one onWritable() call once the fd can be written.
     void wantWritable() noexcept;
+    // Stops or starts reporting readability: what the peer sends waits in the kernel.
+    void setReadable(bool wanted) noexcept;
 
 private:
     static int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,

@@ -7,7 +7,8 @@ namespace wspush::record {
 
 namespace {
 
-constexpr std::size_t maxSpareBytes = std::size_t{1024} * 1024;
+constexpr std::size_t maxSpareBytes = std::size_t{4} * 1024 * 1024;
+constexpr std::size_t maxFreeBlocks = 16384;
 
 std::size_t bufferBytes(const Record& record) noexcept
 {
@@ -16,9 +17,35 @@ std::size_t bufferBytes(const Record& record) noexcept
 
 } // namespace
 
+template <typename T>
+T* RecordPool::BlockAllocator<T>::allocate(std::size_t count)
+{
+    if (count == 1 && !free_->empty()) {
+        void* block = free_->back();
+        free_->pop_back();
+        return static_cast<T*>(block);
+    }
+    return static_cast<T*>(::operator new(count * sizeof(T)));
+}
+
+template <typename T>
+void RecordPool::BlockAllocator<T>::deallocate(T* block, std::size_t count) noexcept
+{
+    if (count == 1 && free_->size() < maxFreeBlocks) {
+        try {
+            free_->push_back(block);
+            return;
+        } catch (const std::bad_alloc&) {
+        }
+    }
+    ::operator delete(block);
+}
+
 RecordPool::~RecordPool()
 {
     assert(outstanding_ == 0);
+    for (void* block : freeBlocks_)
+        ::operator delete(block);
 }
 
 std::shared_ptr<Record> RecordPool::take()
@@ -33,7 +60,8 @@ std::shared_ptr<Record> RecordPool::take()
     }
     // Should the control block not fit in memory, the deleter takes the record back.
     ++outstanding_;
-    return {record.release(), [this](Record* done) { giveBack(done); }};
+    return {record.release(), [this](Record* done) { giveBack(done); },
+            BlockAllocator<Record>(freeBlocks_)};
 }
 
 void RecordPool::giveBack(Record* record) noexcept

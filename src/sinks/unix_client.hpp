@@ -79,6 +79,8 @@ public:
     std::uint64_t dropped() const noexcept { return dropped_; }
     // Live records queued for this client, counted against max_queue.
     std::size_t queuedBytes() const noexcept { return queuedBytes_; }
+    // Half its max_queue waits: a live reader (not one replaying) may soon be cut off.
+    bool isBehind() const noexcept { return !closing_ && queuedBytes_ > maxQueue_ / 2; }
 
 private:
     struct Item

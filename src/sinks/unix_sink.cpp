@@ -566,6 +566,15 @@ void UnixSink::sendUpstream(UnixClient& client, SendRequest&& request) noexcept
         refuse(refused);
 }
 
+bool UnixSink::isBehind() const noexcept
+{
+    for (const auto& [id, client] : clients_) {
+        if (client->isBehind())
+            return true;
+    }
+    return false;
+}
+
 void UnixSink::deliver(const std::shared_ptr<const record::Record>& record) noexcept
 {
     lastSeq_ = record->seq;

@@ -39,6 +39,7 @@ public:
     bool reconfigure(const config::SinkConfig& next) noexcept override;
     std::uint64_t handedOn() const noexcept override { return lastSeq_; }
     bool keepsCursor() const noexcept override { return false; }
+    bool isBehind() const noexcept override;
 
     SinkCounters counters() const noexcept override;
     const std::string& name() const noexcept override { return name_; }

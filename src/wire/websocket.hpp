@@ -63,6 +63,8 @@ public:
     // Ends the link now, without a goodbye.
     void abort(const std::string& reason) noexcept;
     void setMaxMessageSize(std::size_t bytes) noexcept { reader_.setMaxMessageSize(bytes); }
+    // Stops or starts reading: TCP then slows the server down.
+    void holdBack(bool held) noexcept;
 
     // CLOCK_MONOTONIC_COARSE µs of the last bytes from the server.
     std::int64_t lastInboundUs() const noexcept { return lastInboundUs_; }
@@ -105,6 +107,7 @@ private:
     bool closeSent_ = false;
     bool endAfterFlush_ = false;
     bool readWaitsForWritable_ = false;
+    bool heldBack_ = false;
     bool ended_ = false;
     std::string endReason_;
 };
