@@ -29,7 +29,7 @@ std::string compact(std::string_view text)
     return out.substr(6);
 }
 
-constexpr std::size_t maxSpareBytes = std::size_t{1024} * 1024;
+constexpr std::size_t maxSpareBytes = std::size_t{4} * 1024 * 1024;
 
 std::size_t bufferBytes(const Record& record)
 {
@@ -353,12 +353,12 @@ TEST_CASE("a fresh pool hands out distinct empty records")
     }
 }
 
-TEST_CASE("the pool keeps spare buffers up to 1 MiB and frees the rest")
+TEST_CASE("the pool keeps spare buffers up to 4 MiB and frees the rest")
 {
     RecordPool pool;
     const std::size_t fresh = bufferBytes(*pool.take()); // an empty record's own capacity
 
-    SUBCASE("spares of exactly 1 MiB are all kept")
+    SUBCASE("spares of exactly 4 MiB are all kept")
     {
         auto first = takeHolding(pool, maxSpareBytes / 2);
         auto second = takeHolding(pool, maxSpareBytes / 2);
@@ -374,7 +374,7 @@ TEST_CASE("the pool keeps spare buffers up to 1 MiB and frees the rest")
                (a.get() == secondAddress && b.get() == firstAddress)));
     }
 
-    SUBCASE("a spare that would pass 1 MiB is freed")
+    SUBCASE("a spare that would pass 4 MiB is freed")
     {
         auto kept = takeHolding(pool, maxSpareBytes / 2);
         auto dropped = takeHolding(pool, maxSpareBytes / 2 + 1);
@@ -388,7 +388,7 @@ TEST_CASE("the pool keeps spare buffers up to 1 MiB and frees the rest")
         CHECK(bufferBytes(*b) == fresh);
     }
 
-    SUBCASE("a record whose buffers alone pass 1 MiB is never kept")
+    SUBCASE("a record whose buffers alone pass 4 MiB is never kept")
     {
         auto huge = takeHolding(pool, maxSpareBytes + 1);
         huge->payload.assign(maxSpareBytes, 'h');
@@ -407,7 +407,7 @@ TEST_CASE("the pool keeps spare buffers up to 1 MiB and frees the rest")
         auto second = takeHolding(pool, maxSpareBytes / 2 + 1);
         Record* const secondAddress = second.get();
         second.reset(); // the only spare now: fits although reused holds as much
-        reused.reset(); // would pass 1 MiB next to second: freed
+        reused.reset(); // would pass 4 MiB next to second: freed
         auto a = pool.take();
         auto b = pool.take();
         CHECK(a.get() == secondAddress);
