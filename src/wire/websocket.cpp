@@ -163,6 +163,7 @@ void WebSocket::onWritable() noexcept
 void WebSocket::onHangUp() noexcept
 {
     // What came before the hang-up (a close frame, a TLS alert) still counts.
+    heldBack_ = false;
     onReadable();
     end(closeSent_ ? "closed" : "connection closed");
 }
