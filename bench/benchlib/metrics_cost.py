@@ -72,7 +72,7 @@ class Scraped(Pipeline):
     def __init__(self, tools, workdir, size):
         self.tools, self.size, self.label = tools, size, "wspushd-scraped"
         name = f"{self.label}-{size}"
-        self.file_path = workdir.file(name + ".jsonl")
+        self.file_path = workdir.sink(name + ".jsonl")
         self.socket_path = workdir.file(name + ".sock")
         self.server, port = start_server(tools, workdir, name + "-server")
         self.process = None

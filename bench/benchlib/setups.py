@@ -3,10 +3,14 @@
 the way a user would, in Python, Go and Node.js), the reading tools, and a throwaway CA for
 wss://."""
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
+import tempfile
 
 from .processes import BenchError, Child
 
@@ -95,16 +99,75 @@ def peer_command(tools, kind):
 
 
 class Workdir:
-    """Paths inside the run's temporary directory, and its log files."""
+    """Paths inside the run's temporary directory, and its log files. `sinks`: the directory
+    for the throughput pipelines' sink files (a tmpfs one from sink_directory(); default: the
+    workdir itself), and `sinks_note`, why it is where it is."""
 
-    def __init__(self, path):
+    def __init__(self, path, sinks=None, sinks_note=""):
         self.path = path
+        self.sinks = sinks or path
+        self.sinks_note = sinks_note
 
     def file(self, name):
         return os.path.join(self.path, name)
 
+    def sink(self, name):
+        """A throughput pipeline's sink file: in `sinks`, on tmpfs when there is one."""
+        return os.path.join(self.sinks, name)
+
     def log(self, name):
         return open(self.file(name + ".log"), "a")
+
+
+# Where the throughput pipelines' sink files go: a file sink truncated before each run takes
+# fresh page-cache pages, which ext4 hands out at a few hundred MB/s on a VM (slower than
+# wspushd writes at 4 KiB), tmpfs at several GB/s.
+TMPFS_DIR = "/dev/shm"
+
+
+def filesystem_type(path):
+    """The type of the filesystem `path` is on (the longest mount point in /proc/self/mounts
+    that holds it), e.g. "ext4" or "tmpfs"; "unknown" when that cannot be read."""
+    path = os.path.realpath(path)
+    best, fstype = "", "unknown"
+    try:
+        with open("/proc/self/mounts") as mounts:
+            for line in mounts:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                # Octal escapes (\040 for a space) as in fstab.
+                point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[1])
+                inside = path == point or path.startswith(point.rstrip("/") + "/")
+                if inside and len(point) >= len(best):
+                    best, fstype = point, fields[2]
+    except OSError:
+        pass
+    return fstype
+
+
+@contextlib.contextmanager
+def sink_directory(fallback):
+    """A directory of the run's own on tmpfs (under TMPFS_DIR, removed afterwards) for the
+    sink files; `fallback` (the workdir) when TMPFS_DIR is not tmpfs or cannot be written.
+    Yields (path, note): the note says where and why."""
+    fstype = filesystem_type(TMPFS_DIR) if os.path.isdir(TMPFS_DIR) else "missing"
+    path = None
+    if fstype == "tmpfs":
+        try:
+            path = tempfile.mkdtemp(prefix="wspush-bench-", dir=TMPFS_DIR)
+        except OSError as error:
+            fstype = f"tmpfs, not writable: {error.strerror}"
+    if path is None:
+        note = (f"{TMPFS_DIR} is not tmpfs ({fstype}): sink files in the workdir "
+                f"({filesystem_type(fallback)}), so the 4 KiB rows may measure its page cache")
+        print(f"run: {note}", file=sys.stderr)
+        yield fallback, note
+        return
+    try:
+        yield path, f"sink files on tmpfs in {path}"
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def start_server(tools, workdir, name, port=0, tls=None, extra=()):

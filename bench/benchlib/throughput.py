@@ -4,6 +4,11 @@
 - wspushd with a file sink and one Unix-socket reader (ws:// or wss://);
 - the peers doing the same job (Python, Go, Node.js: bench/peers/).
 
+The pipelines' sink files are in workdir.sinks, a tmpfs directory when there is one: a file
+truncated before each run takes fresh page-cache pages, which the workdir's filesystem may hand
+out slower than the programs write (ext4 on this VM: ~0.5 GB/s at times). fresh_page_writes()
+measures both, in the same run.
+
 Every setup keeps its own server and stays up for all runs; the runs go round the setups
 (ceiling, wspushd, ..., the peers, then again), so a machine that gets busier slows all
 alike."""
@@ -54,7 +59,7 @@ class Pipeline:
         self.tools, self.size, self.kind = tools, size, kind
         self.label = kind + ("-tls" if tls else "") + ("-store" if store else "")
         name = f"{self.label}-{size}"
-        self.file_path = workdir.file(name + ".jsonl")
+        self.file_path = workdir.sink(name + ".jsonl")
         self.socket_path = workdir.file(name + ".sock")
         self.server, port = start_server(tools, workdir, name + "-server", tls=tls)
         self.process = None
@@ -100,6 +105,52 @@ class Pipeline:
 
     def stop(self):
         stop_all([self.process, self.server])
+        remove_sink(self.file_path)
+
+
+def remove_sink(path):
+    """The sink file, gone once its setup stopped: on tmpfs it holds memory (GBs at 4 KiB)."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def fresh_page_write_mb_s(directory, total, block=256 << 10):
+    """What `dd if=/dev/zero of=NEW bs=256k` does, from Python: `total` bytes in `block`-sized
+    write()s to a new file in `directory` (fresh page-cache pages, no fsync); MB/s (1e6). The
+    file is removed afterwards."""
+    data = bytes(block)
+    path = os.path.join(directory, f"fresh-page-probe-{os.getpid()}")
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        written = 0
+        started = time.perf_counter()
+        while written < total:
+            written += os.write(descriptor, data)
+        seconds = time.perf_counter() - started
+    finally:
+        os.close(descriptor)
+        os.unlink(path)
+    return written / seconds / 1e6
+
+
+def fresh_page_writes(workdir, total, runs):
+    """fresh_page_write_mb_s in the sinks' directory and in the workdir, taking turns, `runs`
+    times; the medians: {"sinks": MB/s, "workdir": MB/s} ("workdir" only when the sinks are
+    in it)."""
+    places = {"sinks": workdir.sinks}
+    if os.path.realpath(workdir.sinks) != os.path.realpath(workdir.path):
+        places["workdir"] = workdir.path
+    results = {key: [] for key in places}
+    try:
+        for _ in range(runs):
+            for key, directory in places.items():
+                results[key].append(fresh_page_write_mb_s(directory, total))
+    except OSError as error:
+        raise BenchError(f"writing {total >> 20} MiB into {error.filename or 'a new file'}: "
+                         f"{error.strerror}") from error
+    return {key: statistics.median(values) for key, values in results.items()}
 
 
 def client_done(child):
