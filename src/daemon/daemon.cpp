@@ -44,7 +44,7 @@ Daemon::Daemon(std::string configPath, config::Config config)
     : configPath_(std::move(configPath)), config_(std::move(config)),
       signals_(loop_, {SIGTERM, SIGINT, SIGHUP}, [this](int signal) { onSignal(signal); }),
       notifier_(loop_), store_(config_.store, loop_, records_), sinks_(createSinks(config_)),
-      catchUp_(loop_.context(), [] {}), holdEnd_(loop_.context(), [this] { holdSpent_ = true; }),
+      catchUp_(loop_.context(), [] {}), holdCheck_(loop_.context(), [] {}),
       client_(loop_, *this, config_), resume_(config_.resume),
       sleep_(loop_, [this](bool sleeping) { onSleep(sleeping); }),
       network_(loop_, [this] { client_.onNetworkChange(); }),
@@ -274,26 +274,17 @@ void Daemon::feedSinks() noexcept
         catchUp_.schedule(std::chrono::microseconds(0));
 }
 
-// A reader that takes longer than this to catch up is left to its max_queue: a stuck one
-// must not stop the link and the other sinks for more than a moment.
-constexpr auto longestHold = std::chrono::milliseconds(250);
-
 void Daemon::paceLink() noexcept
 {
     bool behind = false;
     for (const auto& feed : sinks_)
-        behind = behind || feed->sink().isBehind();
-    const bool hold = behind && !holdSpent_;
-    if (!behind)
-        holdSpent_ = false;
-    if (hold == linkHeld_)
+        behind = feed->sink().isBehind() || behind;
+    if (behind && !holdCheck_.isPending())
+        holdCheck_.schedule(std::chrono::milliseconds(50));
+    if (behind == linkHeld_)
         return;
-    linkHeld_ = hold;
-    client_.holdBack(hold);
-    if (hold)
-        holdEnd_.schedule(longestHold);
-    else
-        holdEnd_.cancel();
+    linkHeld_ = behind;
+    client_.holdBack(behind);
 }
 
 std::unique_ptr<SinkFeed> Daemon::createSink(const config::SinkConfig& config)

@@ -87,11 +87,10 @@ private:
     store::Store store_;
     std::vector<std::unique_ptr<SinkFeed>> sinks_;
     event::Timer catchUp_; // another loop iteration, for sinks with records left to take
-    // The link held back while a local reader catches up, since when, and whether this
-    // episode used up its time (the reader is then left to max_queue).
-    event::Timer holdEnd_;
+    // The link held back while a local reader catches up; the timer looks again while
+    // nothing else happens.
+    event::Timer holdCheck_;
     bool linkHeld_ = false;
-    bool holdSpent_ = false;
     connection::PushClient client_;
 
     std::unordered_set<std::string> dropTexts_;

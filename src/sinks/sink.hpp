@@ -30,8 +30,8 @@ public:
     virtual void deliver(const std::shared_ptr<const record::Record>& record) noexcept = 0;
     // Whether deliver() may be called now: false while its queue is full.
     virtual bool wantsMore() const noexcept { return true; }
-    // Whether a reader of its is falling behind: the daemon then holds the link back for
-    // a moment, so that a burst does not cut off a reader that keeps up on average.
+    // Whether a reader of its fell behind a moment ago: the daemon then holds the link
+    // back, so that a burst does not cut off a reader that keeps up on average.
     virtual bool isBehind() const noexcept { return false; }
     // The seq of the last record it handed on for good (written, sent), which its cursor
     // in the store keeps across restarts.

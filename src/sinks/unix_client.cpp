@@ -39,6 +39,19 @@ void UnixClient::setLimits(const config::UnixSinkConfig& config) noexcept
     dropPolicy_ = config.policy == config::UnixSinkConfig::Policy::Drop;
 }
 
+bool UnixClient::isBehind() const noexcept
+{
+    constexpr std::int64_t longestWaitUs = 250'000;
+    if (closing_ || reader_ || queuedBytes_ <= maxQueue_ / 2) {
+        behindSinceUs_ = 0;
+        return false;
+    }
+    const std::int64_t now = lws_now_usecs();
+    if (behindSinceUs_ == 0)
+        behindSinceUs_ = now;
+    return now - behindSinceUs_ < longestWaitUs;
+}
+
 bool UnixClient::fits(std::size_t length) const noexcept
 {
     return queuedBytes_ + length <= maxQueue_;
@@ -48,7 +61,7 @@ bool UnixClient::queue(Line line, std::uint64_t seq, bool counted) noexcept
 {
     try {
         const std::size_t size = line->size();
-        queue_.push_back({std::move(line), seq, counted, seq != 0 && !subscription_.empty()});
+        queue_.pushBack({std::move(line), seq, counted, seq != 0 && !subscription_.empty()});
         (counted ? queuedBytes_ : uncountedBytes_) += size;
         return true;
     } catch (const std::bad_alloc&) {
@@ -143,7 +156,7 @@ void UnixClient::cutOff(const std::string& why, const char* reason) noexcept
         if (last.seq != 0)
             ++dropped_;
         (last.counted ? queuedBytes_ : uncountedBytes_) -= last.line->size();
-        queue_.pop_back();
+        queue_.popBack();
     }
     try {
         Json::Value fields;
@@ -166,7 +179,7 @@ void UnixClient::popFront() noexcept
         if (front.ackable)
             ackLimit_ = std::max(ackLimit_, front.seq);
     }
-    queue_.pop_front();
+    queue_.popFront();
     frontOffset_ = 0;
 }
 
@@ -177,7 +190,8 @@ UnixClient::Written UnixClient::write(std::size_t& budget) noexcept
         iovec vectors[maxIovecs];
         int count = 0;
         std::size_t bytes = 0;
-        for (const Item& item : queue_) {
+        for (std::size_t i = 0; i < queue_.size(); ++i) {
+            const Item& item = queue_[i];
             // A held client gets the events before its first record only.
             if (count == maxIovecs || bytes >= budget || (holding_ && item.seq != 0))
                 break;
@@ -290,12 +304,12 @@ void UnixClient::catchUp(std::unique_ptr<store::Reader> reader, bool skipSent) n
         return;
     // Records not begun are taken back; events stay, in their order.
     const std::size_t keep = frontOffset_ != 0 ? 1 : 0;
-    std::deque<Item> kept;
+    system::RingQueue<Item> kept;
     try {
         for (std::size_t i = 0; i < queue_.size(); ++i) {
             Item& item = queue_[i];
             if (i < keep || item.seq == 0) {
-                kept.push_back(std::move(item));
+                kept.pushBack(std::move(item));
                 continue;
             }
             (item.counted ? queuedBytes_ : uncountedBytes_) -= item.line->size();

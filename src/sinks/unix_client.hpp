@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -13,6 +12,7 @@
 #include "config/config.hpp"
 #include "record/record.hpp"
 #include "store/reader.hpp"
+#include "system/ring_queue.hpp"
 
 namespace wspush::sinks {
 
@@ -79,8 +79,10 @@ public:
     std::uint64_t dropped() const noexcept { return dropped_; }
     // Live records queued for this client, counted against max_queue.
     std::size_t queuedBytes() const noexcept { return queuedBytes_; }
-    // Half its max_queue waits: a live reader (not one replaying) may soon be cut off.
-    bool isBehind() const noexcept { return !closing_ && queuedBytes_ > maxQueue_ / 2; }
+    // Half its max_queue has waited for less than 250 ms: a live reader that may be cut
+    // off soon, but catches up if records wait for it. One that stays behind longer is left
+    // to max_queue, so that it holds up nobody for longer.
+    bool isBehind() const noexcept;
 
 private:
     struct Item
@@ -117,12 +119,14 @@ private:
     std::size_t maxQueue_ = 0;
     bool dropPolicy_ = false;
 
-    std::deque<Item> queue_;
+    system::RingQueue<Item> queue_;
     std::size_t queuedBytes_ = 0;    // of the counted items
     std::size_t uncountedBytes_ = 0; // of the others
     std::size_t frontOffset_ = 0;    // bytes of queue_.front() already written
     std::uint64_t skipped_ = 0;      // records skipped and not yet told with a `dropped` event
     bool closing_ = false;
+    // lws_now_usecs() when isBehind() first saw it behind; 0: not behind.
+    mutable std::int64_t behindSinceUs_ = 0;
     bool holding_ = true;
     std::int64_t acceptedUs_; // monotonic
 

@@ -568,11 +568,10 @@ void UnixSink::sendUpstream(UnixClient& client, SendRequest&& request) noexcept
 
 bool UnixSink::isBehind() const noexcept
 {
-    for (const auto& [id, client] : clients_) {
-        if (client->isBehind())
-            return true;
-    }
-    return false;
+    bool behind = false;
+    for (const auto& [id, client] : clients_)
+        behind = client->isBehind() || behind; // each one notes since when
+    return behind;
 }
 
 void UnixSink::deliver(const std::shared_ptr<const record::Record>& record) noexcept

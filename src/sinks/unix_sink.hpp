@@ -39,6 +39,8 @@ public:
     bool reconfigure(const config::SinkConfig& next) noexcept override;
     std::uint64_t handedOn() const noexcept override { return lastSeq_; }
     bool keepsCursor() const noexcept override { return false; }
+    // Records wait in the store while a reader catches up (see UnixClient::isBehind).
+    bool wantsMore() const noexcept override { return !isBehind(); }
     bool isBehind() const noexcept override;
 
     SinkCounters counters() const noexcept override;

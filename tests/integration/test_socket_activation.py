@@ -33,6 +33,9 @@ class SocketActivation(harness.DaemonTestCase):
         first = self.unix_reader(self.socket_path)
         daemon.log.wait_for_text(f"serving {self.socket_path} on the socket systemd passed")
         server.wait_for("connected ")
+        # The server sees the upgrade done before the daemon does: the reader's "connected"
+        # event comes first.
+        daemon.log.wait_for_text("connected to ")
         self.assertEqual(first.status()["subscribers"], 1)
         server.command("push 100 200 0")
         self.assertEqual([r["seq"] for r in first.records(100)], list(range(1, 101)))
