@@ -376,7 +376,7 @@ void Store::append(std::shared_ptr<const record::Record> record) noexcept
         }
         memoryBytes_ += memoryCost(*record);
         nextSeq_ = record->seq + 1;
-        memory_.push_back(std::move(record));
+        memory_.pushBack(std::move(record));
     } catch (const std::bad_alloc&) {
         log::error("store: out of memory; a record was not stored");
     }
@@ -575,7 +575,7 @@ void Store::applyRetention() noexcept
         // Readers do not get from memory what retention removed from the files.
         while (!memory_.empty() && memory_.front()->seq < segments_.front().first) {
             memoryBytes_ -= memoryCost(*memory_.front());
-            memory_.pop_front();
+            memory_.popFront();
         }
     }
 }
@@ -588,7 +588,7 @@ void Store::trimMemory() noexcept
         if (!pending_.empty() && oldest->seq >= pendingFirst_)
             break;
         memoryBytes_ -= memoryCost(*oldest);
-        memory_.pop_front();
+        memory_.popFront();
     }
 }
 

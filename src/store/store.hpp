@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -16,6 +15,7 @@
 #include "record/record.hpp"
 #include "record/record_pool.hpp"
 #include "store/segment.hpp"
+#include "system/ring_queue.hpp"
 #include "system/unique_fd.hpp"
 
 namespace wspush::store {
@@ -113,7 +113,7 @@ private:
     bool directoryUnsynced_ = false;
 
     // The newest records, oldest first; on disk, those not written yet are always here.
-    std::deque<std::shared_ptr<const record::Record>> memory_;
+    system::RingQueue<std::shared_ptr<const record::Record>> memory_;
     std::uint64_t memoryBytes_ = 0;
     std::uint64_t nextSeq_ = 1;
 
