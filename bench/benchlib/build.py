@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: MIT
-"""The benchmark's own optimised build, the Go peer's build, and the peers' packages."""
+"""The benchmark's own optimised build, the Go peer's build, and the packages of the peers
+and of the frames part (libwslay-dev)."""
 
 import os
 import subprocess
 import sys
 
+from . import frames
 from .processes import BenchError
 from .setups import PEER_PACKAGES, PEERS, SOURCE_DIR, go_installed, go_peer_path
 
@@ -19,8 +21,32 @@ def build(build_dir):
         print(f"run: setting up {build_dir} (buildtype=release)", file=sys.stderr)
         command(["meson", "setup", build_dir, SOURCE_DIR, "--buildtype=release",
                  "-Dtests=false"])
+    elif wslay_installed() and not has_target(build_dir, frames.PROGRAM):
+        # libwslay-dev came after the build directory was set up: meson looks again.
+        command(["meson", "setup", "--reconfigure", build_dir, SOURCE_DIR])
     print(f"run: building in {build_dir}", file=sys.stderr)
-    command(["ninja", "-C", build_dir, "-j2", *TARGETS])
+    optional = [frames.PROGRAM] if has_target(build_dir, frames.PROGRAM) else []
+    command(["ninja", "-C", build_dir, "-j2", *TARGETS, *optional])
+
+
+def wslay_installed():
+    return os.path.exists("/usr/include/wslay/wslay.h")
+
+
+def has_target(build_dir, target):
+    with open(os.path.join(build_dir, "build.ninja")) as ninja:
+        return f"\nbuild {target}:" in ninja.read()
+
+
+def install_wslay():
+    """apt-get installs libwslay-dev, the frames part's other parser, when it is missing (as
+    the peers' packages are); without it that part says it did not run."""
+    helper = os.path.join(SOURCE_DIR, "scripts", "common.sh")
+    result = subprocess.run(["bash", "-c", 'source "$0" && install_packages "$@"', helper,
+                             frames.PACKAGE], stdout=sys.stderr)
+    if result.returncode != 0:
+        print(f"run: {frames.PACKAGE} is not installed; the frames part does not run",
+              file=sys.stderr)
 
 
 def install_peer_packages():
