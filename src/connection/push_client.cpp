@@ -565,11 +565,13 @@ void PushClient::onPeerClose(std::optional<std::uint16_t> code, std::string_view
     noteLoss(reason);
 }
 
+// One at a time, not by moving the deque away: libstdc++'s deque allocates when moved
+// from, and this runs after every pong.
 void PushClient::onDrained() noexcept
 {
-    auto confirmed = std::move(unconfirmed_);
-    unconfirmed_.clear();
-    for (auto& written : confirmed) {
+    while (!unconfirmed_.empty()) {
+        const auto written = std::move(unconfirmed_.front());
+        unconfirmed_.pop_front();
         if (written)
             written(true);
     }
@@ -634,9 +636,9 @@ void PushClient::linkGone() noexcept
 
 void PushClient::failOutbound() noexcept
 {
-    auto pending = std::move(unconfirmed_);
-    unconfirmed_.clear();
-    for (auto& written : pending) {
+    while (!unconfirmed_.empty()) {
+        const auto written = std::move(unconfirmed_.front());
+        unconfirmed_.pop_front();
         if (written)
             written(false);
     }

@@ -47,8 +47,12 @@ FdWatch::FdWatch(EventLoop& loop, int fd, Callback onReadable, Callback onWritab
 
 FdWatch::~FdWatch()
 {
-    if (wsi_ != nullptr)
+    if (wsi_ != nullptr) {
         *static_cast<FdWatch**>(lws_wsi_user(wsi_)) = nullptr;
+        // lws 4.1.6 leaves a raw file's wsi, and the fd, polled after its vhost is
+        // destroyed: a hung-up socket then wakes the loop for ever.
+        lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+    }
     lws_vhost_destroy(vhost_);
 }
 

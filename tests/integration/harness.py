@@ -304,6 +304,13 @@ def wait_records(path, count, timeout=DEFAULT_WAIT):
         time.sleep(0.02)  # polling a file: no event to await
 
 
+def cpu_seconds(pid):
+    """User plus system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as info:
+        fields = info.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid):
     """A process's resident set size (VmRSS) in KiB."""
     with open(f"/proc/{pid}/status") as status:

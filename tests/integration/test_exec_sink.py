@@ -24,13 +24,6 @@ def process_gone(pid):
         return True
 
 
-def cpu_seconds(pid):
-    """User plus system CPU time of a process so far."""
-    with open(f"/proc/{pid}/stat") as info:
-        fields = info.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class ExecTestCase(harness.DaemonTestCase):
     def setUp(self):
         super().setUp()
@@ -339,9 +332,9 @@ echo "$$ $WSPUSH_EPOCH $line" >> {self.out}
         server.command("send after")
         harness.wait_records(self.sink, 3001)
         # Waiting for the pipe costs nothing.
-        before = cpu_seconds(daemon.process.pid)
+        before = harness.cpu_seconds(daemon.process.pid)
         time.sleep(1)
-        self.assertLess(cpu_seconds(daemon.process.pid) - before, 0.2)
+        self.assertLess(harness.cpu_seconds(daemon.process.pid) - before, 0.2)
         self.assertEqual(daemon.stop(), 0)
 
     def test_a_command_that_closes_its_stdin_is_restarted(self):
@@ -353,9 +346,9 @@ exec sleep 300
         server, daemon = self.start(self.exec_yaml([script], mode="stream"))
         self.lines(count=1)
         # Nothing to write yet: the closed pipe costs nothing while the sink waits.
-        before = cpu_seconds(daemon.process.pid)
+        before = harness.cpu_seconds(daemon.process.pid)
         time.sleep(1)
-        self.assertLess(cpu_seconds(daemon.process.pid) - before, 0.2)
+        self.assertLess(harness.cpu_seconds(daemon.process.pid) - before, 0.2)
         server.command("send x")
         daemon.log.wait_for_text("its stdin cannot be written")
         daemon.log.wait_for_text("killed by SIGTERM; starting it again in 1 s")

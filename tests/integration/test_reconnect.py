@@ -135,6 +135,22 @@ class Reconnect(harness.DaemonTestCase):
         server.command("send still delivering")
         self.assertEqual(harness.wait_records(self.sink, 1)[0]["data"], "still delivering")
 
+    def test_refused_attempts_leave_no_fd_and_no_busy_loop(self):
+        server = self.server()
+        port = server.port
+        server.stop()
+        daemon = self.daemon(harness.config_yaml(
+            f"ws://127.0.0.1:{port}/websocket/u1", self.sink,
+            reconnect={"initial_delay": "20ms", "max_delay": "50ms", "fleet_spread": "0s"}))
+        pid = daemon.process.pid
+        retry_delays(daemon, 5, "Connection refused")
+        fds = len(os.listdir(f"/proc/{pid}/fd"))
+        cpu = harness.cpu_seconds(pid)
+        retry_delays(daemon, 40, "Connection refused")
+        self.assertLessEqual(len(os.listdir(f"/proc/{pid}/fd")), fds)
+        # 40 attempts 20-50 ms apart: a loop woken by a dead fd would burn a CPU meanwhile.
+        self.assertLess(harness.cpu_seconds(pid) - cpu, 1.0 if harness.SANITIZED else 0.5)
+
     def test_backoff_grows_while_nothing_listens_then_connects(self):
         server = self.server()
         port = server.port
