@@ -39,13 +39,9 @@ std::string tlsFailure(SSL* ssl)
         return "the server refused the TLS handshake: " + alert;
     if (const long verified = SSL_get_verify_result(ssl); verified != X509_V_OK)
         return std::string("TLS: ") + X509_verify_cert_error_string(verified);
-    const unsigned long code = ERR_get_error();
-    ERR_clear_error();
-    if (code == 0)
-        return "the TLS handshake failed: the server hung up";
-    char text[256];
-    ERR_error_string_n(code, text, sizeof text);
-    return std::string("the TLS handshake failed: ") + text;
+    std::string reason = "the TLS handshake failed: ";
+    reason += takeOpenSslError("the server hung up");
+    return reason;
 }
 
 } // namespace

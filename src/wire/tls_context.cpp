@@ -13,17 +13,6 @@ namespace wspush::wire {
 
 namespace {
 
-std::string openSslError()
-{
-    const unsigned long code = ERR_get_error();
-    ERR_clear_error();
-    if (code == 0)
-        return "unknown error";
-    char text[256];
-    ERR_error_string_n(code, text, sizeof text);
-    return text;
-}
-
 // Where a session keeps the fatal alert its server sent, as value + 1 (0: none).
 int alertIndex()
 {
@@ -50,12 +39,23 @@ bool isAddress(const std::string& host)
 
 } // namespace
 
+std::string takeOpenSslError(const char* otherwise)
+{
+    const unsigned long code = ERR_get_error();
+    ERR_clear_error();
+    if (code == 0)
+        return otherwise;
+    char text[256];
+    ERR_error_string_n(code, text, sizeof text);
+    return text;
+}
+
 TlsContext::TlsContext(const config::TlsConfig& config)
     : context_(SSL_CTX_new(TLS_client_method()), SSL_CTX_free), verify_(config.verify)
 {
     SSL_CTX* context = context_.get();
     if (context == nullptr)
-        throw std::runtime_error("cannot set up TLS: " + openSslError());
+        throw std::runtime_error("cannot set up TLS: " + takeOpenSslError());
     SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);
     SSL_CTX_set_mode(context, SSL_MODE_ENABLE_PARTIAL_WRITE |
                                   SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
@@ -63,21 +63,21 @@ TlsContext::TlsContext(const config::TlsConfig& config)
     if (!config.caFile.empty()) {
         if (SSL_CTX_load_verify_locations(context, config.caFile.c_str(), nullptr) != 1)
             throw std::runtime_error("cannot use server.tls.ca_file " + config.caFile + ": " +
-                                     openSslError());
+                                     takeOpenSslError());
     } else if (SSL_CTX_set_default_verify_paths(context) != 1) {
-        throw std::runtime_error("cannot load the system's CA store: " + openSslError());
+        throw std::runtime_error("cannot load the system's CA store: " + takeOpenSslError());
     }
     if (!config.certFile.empty() &&
         SSL_CTX_use_certificate_chain_file(context, config.certFile.c_str()) != 1)
         throw std::runtime_error("cannot use server.tls.cert_file " + config.certFile + ": " +
-                                 openSslError());
+                                 takeOpenSslError());
     if (!config.keyFile.empty()) {
         if (SSL_CTX_use_PrivateKey_file(context, config.keyFile.c_str(), SSL_FILETYPE_PEM) != 1)
             throw std::runtime_error("cannot use server.tls.key_file " + config.keyFile + ": " +
-                                     openSslError());
+                                     takeOpenSslError());
         if (SSL_CTX_check_private_key(context) != 1)
             throw std::runtime_error("server.tls.key_file " + config.keyFile +
-                                     " does not match the certificate: " + openSslError());
+                                     " does not match the certificate: " + takeOpenSslError());
     }
     SSL_CTX_set_verify(context, verify_ ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
 }
@@ -86,7 +86,7 @@ SSL* TlsContext::newSession(const std::string& host) const
 {
     SSL* ssl = SSL_new(context_.get());
     if (ssl == nullptr)
-        throw std::runtime_error("cannot start TLS: " + openSslError());
+        throw std::runtime_error("cannot start TLS: " + takeOpenSslError());
     const bool address = isAddress(host);
     // RFC 6066 3: no SNI for an address literal.
     bool ready = address || SSL_set_tlsext_host_name(ssl, host.c_str()) == 1;
@@ -96,7 +96,7 @@ SSL* TlsContext::newSession(const std::string& host) const
     }
     if (!ready) {
         SSL_free(ssl);
-        throw std::runtime_error("cannot start TLS for " + host + ": " + openSslError());
+        throw std::runtime_error("cannot start TLS for " + host + ": " + takeOpenSslError());
     }
     return ssl;
 }

@@ -10,6 +10,9 @@
 
 namespace wspush::wire {
 
+// OpenSSL's oldest queued error as text, the queue emptied; `otherwise` when there is none.
+std::string takeOpenSslError(const char* otherwise = "unknown error");
+
 // The client's TLS settings as one OpenSSL context: the CA store (ca_file or the system's),
 // a client certificate, and whether the server's certificate is checked at all.
 class TlsContext

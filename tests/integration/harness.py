@@ -8,6 +8,7 @@ sleeping a guessed time.
 import json
 import os
 import queue
+import re
 import select
 import selectors
 import shutil
@@ -106,9 +107,11 @@ class TestServer:
         self.start(port)
 
     def start(self, port=0):
-        self.process = subprocess.Popen(
-            [TESTSERVER, "--port", str(port), *self.args],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.spawn([TESTSERVER, "--port", str(port), *self.args])
+
+    def spawn(self, argv):
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL)
         self.out = LineReader(self.process.stdout, "testserver")
         line = self.out.wait_for(lambda l: l.startswith("listening "), what="listening")
         self.port = int(line.split()[1])
@@ -302,6 +305,33 @@ def wait_records(path, count, timeout=DEFAULT_WAIT):
             raise AssertionError(f"{path}: {len(records)} records, wanted {count} "
                                  f"within {timeout} s")
         time.sleep(0.02)  # polling a file: no event to await
+
+
+class NetnsServer(TestServer):
+    """The bundled server inside the network namespace `namespace`, on `address`; url()
+    names `host` (the address itself unless given)."""
+
+    def __init__(self, namespace, address, *args, host=None):
+        self.namespace, self.address, self.host = namespace, address, host or address
+        super().__init__(*args)
+
+    def start(self, port=0):
+        self.spawn(["ip", "netns", "exec", self.namespace, TESTSERVER, "--host", self.address,
+                    "--port", str(port), *self.args])
+
+    def url(self, user="u1"):
+        return f"ws://{self.host}:{self.port}/websocket/{user}"
+
+
+def tcp_bytes(port, direction):
+    """What the daemon's established TCP connection to `port` has carried so far (ss -i):
+    `direction` is "received" or "sent"."""
+    output = subprocess.run(["ss", "-tinH", "state", "established", f"dport = :{port}"],
+                            capture_output=True, text=True, check=True).stdout
+    found = re.search(rf"bytes_{direction}:(\d+)", output)
+    if found is None:
+        raise AssertionError(f"no connection to port {port}: {output!r}")
+    return int(found.group(1))
 
 
 def cpu_seconds(pid):

@@ -3,9 +3,7 @@
 can take. Each ends in a counted, logged drop, and the daemon keeps going in bounded memory."""
 
 import os
-import re
 import shutil
-import subprocess
 
 import harness
 
@@ -23,16 +21,6 @@ def peak_rss_kib(pid):
     raise AssertionError(f"no VmHWM for process {pid}")
 
 
-def bytes_received(port):
-    """What the kernel delivered on the established TCP connection to `port` (ss -i)."""
-    output = subprocess.run(["ss", "-tinH", "state", "established", f"dport = :{port}"],
-                            capture_output=True, text=True, check=True).stdout
-    found = re.search(r"bytes_received:(\d+)", output)
-    if found is None:
-        raise AssertionError(f"no connection to port {port}: {output!r}")
-    return int(found.group(1))
-
-
 class HostileServer(harness.DaemonTestCase):
     def start(self, server_args=(), **config):
         server = self.server(*server_args)
@@ -46,14 +34,14 @@ class HostileServer(harness.DaemonTestCase):
             ("--deflate", "--show-header", "Sec-WebSocket-Extensions"),
             server={"compression": "true", "max_message_size": "64KiB"})
         rss_before = harness.rss_kib(daemon.process.pid)
-        received_before = bytes_received(server.port)
+        received_before = harness.tcp_bytes(server.port, "received")
         server.command("oversize 16000000")
         server.command("send after the bomb")
         records = harness.wait_records(self.sink, 1)
         self.assertEqual(records[-1], {**records[-1], "seq": 1, "data": "after the bomb"})
         daemon.log.wait_for_text("dropped a message of 16000000 bytes")
         # 16 MB of JSON went over the wire as a few KiB: it really was compressed...
-        self.assertLess(bytes_received(server.port) - received_before, 512 * 1024)
+        self.assertLess(harness.tcp_bytes(server.port, "received") - received_before, 512 * 1024)
         # ...and never held whole.
         self.assertLess(peak_rss_kib(daemon.process.pid) - rss_before, 8 * MIB * SLACK)
 

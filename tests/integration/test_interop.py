@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import random
-import re
 import subprocess
 
 import harness
@@ -25,17 +24,6 @@ NODE_PATH = "/usr/share/nodejs"
 
 HEARTBEAT = '{"sendType":"HEALTH"}'  # the daemon's default heartbeat.message
 MIB = 1024 * 1024
-
-
-def tcp_bytes(port, direction):
-    """What the daemon's established TCP connection to `port` has carried so far (ss -i):
-    `direction` is "received" or "sent"."""
-    output = subprocess.run(["ss", "-tinH", "state", "established", f"dport = :{port}"],
-                            capture_output=True, text=True, check=True).stdout
-    found = re.search(rf"bytes_{direction}:(\d+)", output)
-    if found is None:
-        raise AssertionError(f"no connection to port {port}: {output!r}")
-    return int(found.group(1))
 
 
 def pieces(data, cuts):
@@ -177,14 +165,14 @@ class InteropTests:
         noise = random.Random(13)
         head, block = noise.randbytes(100).hex(), noise.randbytes(500).hex()
         text = head + block * 16 + head
-        before = tcp_bytes(server.port, "sent")
+        before = harness.tcp_bytes(server.port, "sent")
         for _ in range(2):
             mark = server.mark()
             client.request({"op": "send", "data": text})
             self.assertEqual(client.wait_event("sent")["bytes"], len(text))
             received = server.wait_event("received", since=mark)
             self.assertEqual(received, {"event": "received", "text": text})
-        return tcp_bytes(server.port, "sent") - before, len(text)
+        return harness.tcp_bytes(server.port, "sent") - before, len(text)
 
     def assert_compressed_messages_come_down(self, server):
         """Several similar messages in a row (so a server that keeps its context sends later
@@ -198,12 +186,12 @@ class InteropTests:
 
         line = "a compressible line of text, the same every time but for its number "
         large = "".join(f"{line}{i:08d}\n" for i in range(MIB // (len(line) + 9) + 1))[:MIB]
-        before = tcp_bytes(server.port, "received")
+        before = harness.tcp_bytes(server.port, "received")
         server.send(large)
         server.send("end")
 
         records = harness.wait_records(self.sink, len(orders) + 2)
-        self.assertLess(tcp_bytes(server.port, "received") - before, MIB // 8)
+        self.assertLess(harness.tcp_bytes(server.port, "received") - before, MIB // 8)
         self.assertEqual([r["seq"] for r in records], list(range(1, len(orders) + 3)))
         self.assertEqual([r["data"] for r in records[:len(orders)]], orders)
         self.assertEqual(len(records[-2]["data"]), MIB)

@@ -55,26 +55,6 @@ def namespaces_refused():
     return None
 
 
-class NetnsServer(harness.TestServer):
-    """The bundled server inside a network namespace, on SERVER_ADDRESS."""
-
-    def __init__(self, namespace, *args):
-        self.namespace = namespace
-        super().__init__(*args)
-
-    def start(self, port=0):
-        self.process = subprocess.Popen(
-            ["ip", "netns", "exec", self.namespace, harness.TESTSERVER, "--host", SERVER_ADDRESS,
-             "--port", str(port), *self.args],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.out = harness.LineReader(self.process.stdout, "testserver")
-        line = self.out.wait_for(lambda l: l.startswith("listening "), what="listening")
-        self.port = int(line.split()[1])
-
-    def url(self, user="u1"):
-        return f"ws://{SERVER_ADDRESS}:{self.port}/websocket/{user}"
-
-
 class NamespacedCase(harness.DaemonTestCase):
     """The daemon in one namespace, the server in another, a veth pair between them."""
 
@@ -99,7 +79,7 @@ class NamespacedCase(harness.DaemonTestCase):
         run("ip", "-n", namespace, *args)
 
     def start(self, env=None, rate=20, args=()):
-        server = NetnsServer(self.server_ns, "--count", "0", "--rate", str(rate), "--size", "100")
+        server = harness.NetnsServer(self.server_ns, SERVER_ADDRESS, "--count", "0", "--rate", str(rate), "--size", "100")
         self.addCleanup(server.stop)
         daemon = self.daemon(harness.config_yaml(server.url(), self.sink, heartbeat=HEARTBEAT),
                              wrapper=("ip", "netns", "exec", self.daemon_ns), env=env,

@@ -68,26 +68,6 @@ class DnsServer:
         self.process.stdout.close()
 
 
-class NetnsServer(harness.TestServer):
-    """The bundled server inside the namespace, on SERVER_ADDRESS; url() names it NAME."""
-
-    def __init__(self, namespace, *args):
-        self.namespace = namespace
-        super().__init__(*args)
-
-    def start(self, port=0):
-        self.process = subprocess.Popen(
-            ["ip", "netns", "exec", self.namespace, harness.TESTSERVER, "--host", SERVER_ADDRESS,
-             "--port", str(port), *self.args],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.out = harness.LineReader(self.process.stdout, "testserver")
-        line = self.out.wait_for(lambda l: l.startswith("listening "), what="listening")
-        self.port = int(line.split()[1])
-
-    def url(self, user="u1", host=NAME):
-        return f"ws://{host}:{self.port}/websocket/{user}"
-
-
 class NamesCase(harness.DaemonTestCase):
     def setUp(self):
         super().setUp()
@@ -134,8 +114,8 @@ class NamesCase(harness.DaemonTestCase):
         return server
 
     def server(self, *args):
-        server = NetnsServer(self.namespace, "--count", "0", "--rate", "20", "--size", "100",
-                             *args)
+        server = harness.NetnsServer(self.namespace, SERVER_ADDRESS, "--count", "0", "--rate",
+                                     "20", "--size", "100", *args, host=NAME)
         self.addCleanup(server.stop)
         return server
 
