@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "wire/websocket.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <ctime>
 #include <sys/socket.h>
 
@@ -128,14 +130,17 @@ void WebSocket::onReadable() noexcept
     if (heldBack_)
         return;
     readWaitsForWritable_ = false;
-    for (bool first = true; !ended_; first = false) {
-        // What TLS decrypted already is read now: no poll() would report it.
-        if (!first && !transport_->hasBuffered())
+    // TLS hands over one record (16 KiB at most) a read: it reads on up to the same 64 KiB a
+    // turn, and on through what it decrypted already, which no poll() would report.
+    for (std::size_t taken = 0; !ended_;) {
+        if (taken != 0 && !transport_->hasBuffered() &&
+            (!transport_->isTls() || taken >= readBufferSize))
             return;
         std::size_t count = 0;
         switch (transport_->read(buffer_.get(), readBufferSize, count)) {
         case Transport::Status::Ok:
             lastInboundUs_ = coarseNowUs();
+            taken += count;
             take({buffer_.get(), count});
             break;
         case Transport::Status::WouldBlock:
@@ -176,8 +181,15 @@ void WebSocket::take(std::string_view bytes) noexcept
         if (!open_ || ended_)
             return;
     }
-    if (!reader_.feed(bytes))
+    if (!reader_.feed(bytes)) {
         fail(reader_.closeCode(), std::string("protocol error from the server: ") + reader_.error());
+        return;
+    }
+    if (pongDue_) {
+        pongDue_ = false;
+        if (queuedBytes() < pongQueueLimit)
+            queueFrame(Opcode::Pong, {pongPayload_, pongLength_});
+    }
 }
 
 std::string_view WebSocket::takeHead(std::string_view bytes) noexcept
@@ -230,8 +242,10 @@ void WebSocket::onControl(Opcode opcode, std::string_view payload) noexcept
 {
     switch (opcode) {
     case Opcode::Ping:
-        if (queuedBytes() < pongQueueLimit && !closeSent_)
-            queueFrame(Opcode::Pong, payload);
+        // RFC 6455 5.5.3: one pong for the newest ping of a read; a flood costs no writes.
+        pongLength_ = std::min(payload.size(), sizeof pongPayload_);
+        std::memcpy(pongPayload_, payload.data(), pongLength_);
+        pongDue_ = true;
         break;
     case Opcode::Pong:
         listener_.onPong(payload);

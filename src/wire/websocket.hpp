@@ -108,6 +108,10 @@ private:
     bool endAfterFlush_ = false;
     bool readWaitsForWritable_ = false;
     bool heldBack_ = false;
+    // The newest ping of the read being taken, answered once it is taken.
+    char pongPayload_[125] = {};
+    std::size_t pongLength_ = 0;
+    bool pongDue_ = false;
     bool ended_ = false;
     std::string endReason_;
 };

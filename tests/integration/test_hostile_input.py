@@ -59,7 +59,7 @@ class HostileServer(harness.DaemonTestCase):
         server.command("pingflood 2000000")
         server.command("send after the flood")
         self.assertEqual(harness.wait_records(self.sink, 1)[-1]["data"], "after the flood")
-        # lws keeps at most one pong pending: a flood costs CPU, not memory.
+        # One pong for the newest ping of a read: a flood costs CPU, not memory.
         self.assertLess(peak_rss_kib(daemon.process.pid) - rss_before, 4 * MIB * SLACK)
         daemon.log.drain()
         self.assertFalse(any("disconnected" in line for line in daemon.log.seen))
