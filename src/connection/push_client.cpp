@@ -359,17 +359,17 @@ void PushClient::stop() noexcept
         listener_.onStopped(false);
         return;
     }
-    closeLink("shutting down");
+    closeLink("shutting down", wire::WebSocket::Wait::ForAnswer);
 }
 
-void PushClient::closeLink(const std::string& reason) noexcept
+void PushClient::closeLink(const std::string& reason, wire::WebSocket::Wait wait) noexcept
 {
     const bool connected = state_ == State::Connected;
     state_ = State::Closing;
     lossReason_ = reason;
     livenessTimer_.schedule(closeGrace);
     if (connected && socket_ != nullptr && socket_->isOpen())
-        socket_->close(1000, reason);
+        socket_->close(1000, reason, wait);
     else
         kill(reason);
 }
@@ -404,7 +404,7 @@ void PushClient::reconfigure(const config::Config& config)
         backoff_.reset();
         if (socket_ != nullptr || connecting_) {
             reconnectAfterClose_ = true;
-            closeLink("configuration reloaded");
+            closeLink("configuration reloaded", wire::WebSocket::Wait::ForAnswer);
         } else if (state_ == State::WaitingToRetry) {
             retryTimer_.cancel();
             state_ = State::Idle;
@@ -424,7 +424,7 @@ void PushClient::reconnectNow(const std::string& reason) noexcept
     if ((socket_ != nullptr || connecting_) && state_ != State::Closing) {
         log::notice(reason + ": reconnecting at once");
         reconnectAfterClose_ = true;
-        closeLink(reason);
+        closeLink(reason, wire::WebSocket::Wait::No);
     } else if (state_ == State::WaitingToRetry) {
         retryTimer_.cancel();
         state_ = State::Idle;
@@ -490,7 +490,7 @@ void PushClient::onOpen(const wire::UpgradeResult& /*result*/) noexcept
 {
     if (state_ == State::Closing) {
         // Asked to close while the upgrade was under way: say goodbye properly.
-        socket_->close(1000, lossReason_);
+        socket_->close(1000, lossReason_, wire::WebSocket::Wait::ForAnswer);
         return;
     }
     established_ = true;

@@ -117,7 +117,8 @@ private:
     void onTransport(std::unique_ptr<wire::Transport> transport, const wire::Address& address,
                      const std::string& error) noexcept;
     void scheduleRetry(const std::string& reason) noexcept;
-    void closeLink(const std::string& reason) noexcept;
+    // Closes with 1000; `wait`: whether what the server still sends is taken first.
+    void closeLink(const std::string& reason, wire::WebSocket::Wait wait) noexcept;
     void kill(const std::string& reason) noexcept;
     void noteLoss(const std::string& reason) noexcept;
     void linkGone() noexcept;

@@ -88,7 +88,7 @@ void WebSocket::sendPing(std::string_view payload) noexcept
     queueFrame(Opcode::Ping, payload);
 }
 
-void WebSocket::close(std::uint16_t code, std::string_view reason) noexcept
+void WebSocket::close(std::uint16_t code, std::string_view reason, Wait wait) noexcept
 {
     if (ended_)
         return;
@@ -101,8 +101,8 @@ void WebSocket::close(std::uint16_t code, std::string_view reason) noexcept
     payload.append(reason.substr(0, 123));
     queueFrame(Opcode::Close, payload);
     closeSent_ = true;
-    // Like libwebsockets, no wait for the server's answer: a link being closed because it
-    // may be dead would hold the next one up until the grace time ran out.
+    if (wait == Wait::ForAnswer)
+        return; // what the server sent before its answer is still taken
     endAfterFlush_ = true;
     if (endReason_.empty())
         endReason_ = "closed";
@@ -263,7 +263,7 @@ void WebSocket::onControl(Opcode opcode, std::string_view payload) noexcept
         listener_.onPeerClose(code, payload.size() > 2 ? payload.substr(2) : std::string_view{});
         // RFC 6455 5.5.1: echo the code.
         endReason_ = "closed by the server";
-        close(code.value_or(1000), {});
+        close(code.value_or(1000), {}, Wait::No);
         break;
     }
     default:

@@ -58,8 +58,13 @@ public:
     bool isOpen() const noexcept { return open_ && !ended_; }
     void sendText(std::string_view text) noexcept;
     void sendPing(std::string_view payload) noexcept;
-    // Sends a close frame, then ends once the server answered it or hung up.
-    void close(std::uint16_t code, std::string_view reason) noexcept;
+    enum class Wait
+    {
+        ForAnswer, // take what the server still sends until its close frame or hang-up
+        No,        // end once the close frame is written: the link may be dead
+    };
+    // Sends a close frame, then ends as `wait` says.
+    void close(std::uint16_t code, std::string_view reason, Wait wait) noexcept;
     // Ends the link now, without a goodbye.
     void abort(const std::string& reason) noexcept;
     void setMaxMessageSize(std::size_t bytes) noexcept { reader_.setMaxMessageSize(bytes); }
