@@ -16,8 +16,8 @@ struct ProxyEnvironment
     std::string noProxy;    // no_proxy, else NO_PROXY
 
     static ProxyEnvironment read();
-    // Read once per process. Takes http_proxy out of the environment: lws would apply it
-    // to every connection itself, whatever the scheme and no_proxy say.
+    // Read once per process. Takes http_proxy out of the environment: lws reads it for
+    // every vhost it creates (each fd watch has one), whatever the scheme and no_proxy say.
     static const ProxyEnvironment& process();
 };
 

@@ -58,7 +58,7 @@ std::string basicCredentials(std::string_view userInfo)
 }
 
 // The Host header's form of the authority: IPv6 in brackets, the port when not the
-// scheme's default. lws also takes its TLS name from it, up to the first ':'.
+// scheme's default.
 std::string hostHeader(const ServerUrl& url)
 {
     std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
