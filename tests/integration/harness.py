@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 import unittest
+import uuid
 
 BUILD_DIR = os.environ["WSPUSH_BUILD_DIR"]
 WSPUSHD = os.path.join(BUILD_DIR, "src", "daemon", "wspushd")
@@ -305,6 +306,26 @@ def wait_records(path, count, timeout=DEFAULT_WAIT):
             raise AssertionError(f"{path}: {len(records)} records, wanted {count} "
                                  f"within {timeout} s")
         time.sleep(0.02)  # polling a file: no event to await
+
+
+def run(*command, input=None):
+    """Runs a set-up command; its failure fails the test."""
+    subprocess.run(command, check=True, capture_output=True, timeout=DEFAULT_WAIT,
+                   input=input, text=True)
+
+
+def namespaces_refused():
+    """Why network namespaces cannot be made here, or None."""
+    if os.geteuid() != 0:
+        return "not root: network namespaces need CAP_SYS_ADMIN"
+    if shutil.which("ip") is None:
+        return "ip (iproute2) is not installed"
+    name = "wsp-probe-" + uuid.uuid4().hex[:6]
+    result = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
+    if result.returncode != 0:
+        return "the kernel refused a network namespace: " + result.stderr.strip()
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    return None
 
 
 class NetnsServer(TestServer):

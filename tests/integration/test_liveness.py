@@ -37,24 +37,6 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
 """
 
 
-def run(*command):
-    subprocess.run(command, check=True, capture_output=True, timeout=harness.DEFAULT_WAIT)
-
-
-def namespaces_refused():
-    """Why network namespaces cannot be made here, or None."""
-    if os.geteuid() != 0:
-        return "not root: network namespaces need CAP_SYS_ADMIN"
-    if shutil.which("ip") is None:
-        return "ip (iproute2) is not installed"
-    name = "wsp-probe-" + uuid.uuid4().hex[:6]
-    result = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
-    if result.returncode != 0:
-        return "the kernel refused a network namespace: " + result.stderr.strip()
-    subprocess.run(["ip", "netns", "del", name], capture_output=True)
-    return None
-
-
 class NamespacedCase(harness.DaemonTestCase):
     """The daemon in one namespace, the server in another, a veth pair between them."""
 
@@ -64,11 +46,11 @@ class NamespacedCase(harness.DaemonTestCase):
         self.daemon_ns, self.server_ns = f"wsp-d-{suffix}", f"wsp-s-{suffix}"
         self.link = f"wspd{suffix}"
         for namespace in (self.daemon_ns, self.server_ns):
-            run("ip", "netns", "add", namespace)
+            harness.run("ip", "netns", "add", namespace)
             self.addCleanup(subprocess.run, ["ip", "netns", "del", namespace],
                             capture_output=True)
             self.ip(namespace, "link", "set", "lo", "up")
-        run("ip", "link", "add", self.link, "netns", self.daemon_ns, "type", "veth", "peer",
+        harness.run("ip", "link", "add", self.link, "netns", self.daemon_ns, "type", "veth", "peer",
             "name", "peer0", "netns", self.server_ns)
         self.ip(self.daemon_ns, "addr", "add", f"{DAEMON_ADDRESS}/24", "dev", self.link)
         self.ip(self.server_ns, "addr", "add", f"{SERVER_ADDRESS}/24", "dev", "peer0")
@@ -76,10 +58,11 @@ class NamespacedCase(harness.DaemonTestCase):
         self.ip(self.server_ns, "link", "set", "peer0", "up")
 
     def ip(self, namespace, *args):
-        run("ip", "-n", namespace, *args)
+        harness.run("ip", "-n", namespace, *args)
 
     def start(self, env=None, rate=20, args=()):
-        server = harness.NetnsServer(self.server_ns, SERVER_ADDRESS, "--count", "0", "--rate", str(rate), "--size", "100")
+        server = harness.NetnsServer(self.server_ns, SERVER_ADDRESS, "--count", "0", "--rate",
+                                     str(rate), "--size", "100")
         self.addCleanup(server.stop)
         daemon = self.daemon(harness.config_yaml(server.url(), self.sink, heartbeat=HEARTBEAT),
                              wrapper=("ip", "netns", "exec", self.daemon_ns), env=env,
@@ -201,7 +184,7 @@ class Sleep(NamespacedCase):
 
 
 if __name__ == "__main__":
-    REFUSED = namespaces_refused()
+    REFUSED = harness.namespaces_refused()
     if REFUSED:
         print(f"skipped: {REFUSED}")
         raise SystemExit(77)

@@ -29,25 +29,6 @@ DNS_SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dns_serve
 NETNS_ETC = "/etc/netns"
 
 
-def run(*command, input=None):
-    subprocess.run(command, check=True, capture_output=True, timeout=harness.DEFAULT_WAIT,
-                   input=input, text=True)
-
-
-def namespaces_refused():
-    """Why network namespaces cannot be made here, or None."""
-    if os.geteuid() != 0:
-        return "not root: network namespaces need CAP_SYS_ADMIN"
-    if shutil.which("ip") is None:
-        return "ip (iproute2) is not installed"
-    name = "wsp-probe-" + uuid.uuid4().hex[:6]
-    result = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
-    if result.returncode != 0:
-        return "the kernel refused a network namespace: " + result.stderr.strip()
-    subprocess.run(["ip", "netns", "del", name], capture_output=True)
-    return None
-
-
 class DnsServer:
     """dns_server.py inside the namespace, on 127.0.0.1:53."""
 
@@ -72,13 +53,13 @@ class NamesCase(harness.DaemonTestCase):
     def setUp(self):
         super().setUp()
         self.namespace = "wsp-n-" + uuid.uuid4().hex[:6]
-        run("ip", "netns", "add", self.namespace)
+        harness.run("ip", "netns", "add", self.namespace)
         self.addCleanup(subprocess.run, ["ip", "netns", "del", self.namespace],
                         capture_output=True)
         self.write_netns_files()
         self.ip("link", "set", "lo", "up")
-        run("ip", "-n", self.namespace, "link", "add", "wspn0", "type", "veth", "peer", "name",
-            "wspn1")
+        harness.run("ip", "-n", self.namespace, "link", "add", "wspn0", "type", "veth", "peer",
+                    "name", "wspn1")
         self.ip("addr", "add", f"{SERVER_ADDRESS}/24", "dev", "wspn0")
         self.ip("addr", "add", f"{LOCAL_V6}/64", "dev", "wspn0", "nodad")
         self.ip("link", "set", "wspn0", "up")
@@ -106,7 +87,7 @@ class NamesCase(harness.DaemonTestCase):
             pass
 
     def ip(self, *args):
-        run("ip", "-n", self.namespace, *args)
+        harness.run("ip", "-n", self.namespace, *args)
 
     def dns(self, names, delay=0.0):
         server = DnsServer(self.namespace, names, delay)
@@ -139,7 +120,7 @@ class NamesCase(harness.DaemonTestCase):
     def test_a_blackholed_first_address_still_connects_within_half_a_second(self):
         if shutil.which("nft") is None:
             self.skipTest("nft (nftables) is not installed")
-        run("ip", "netns", "exec", self.namespace, "nft", "-f", "-", input=(
+        harness.run("ip", "netns", "exec", self.namespace, "nft", "-f", "-", input=(
             "table inet wspush_names {\n"
             "  chain output {\n"
             "    type filter hook output priority 0; policy accept;\n"
@@ -202,7 +183,7 @@ class NamesCase(harness.DaemonTestCase):
 
 
 if __name__ == "__main__":
-    REFUSED = namespaces_refused()
+    REFUSED = harness.namespaces_refused()
     if REFUSED:
         print(f"skipped: {REFUSED}")
         raise SystemExit(77)
